@@ -1,0 +1,37 @@
+# reset_system: PGXS build of the extension.
+#
+#   make && sudo make install      build and install against pg_config
+#   make installcheck              pg_regress and isolation tests, each on a
+#                                  throwaway instance they start themselves
+#   test/run-tests.sh              everything, from a fresh machine (README)
+
+EXTENSION   = reset_system
+MODULE_big  = reset_system
+OBJS        = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
+DATA        = $(sort $(wildcard reset_system--*.sql))
+PGFILEDESC  = "reset_system - guarded, atomic reset of an application database"
+
+PG_CONFIG  ?= pg_config
+
+JANSSON_CFLAGS := $(shell pkg-config --cflags jansson 2>/dev/null)
+JANSSON_LIBS   := $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson)
+CURL_CFLAGS    := $(shell curl-config --cflags 2>/dev/null)
+CURL_LIBS      := $(shell curl-config --libs 2>/dev/null || echo -lcurl)
+
+PG_CPPFLAGS = -I$(srcdir)/src $(JANSSON_CFLAGS) $(CURL_CFLAGS)
+PG_CFLAGS   = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
+SHLIB_LINK  = $(CURL_LIBS) $(JANSSON_LIBS)
+
+# pg_regress: sql/*.sql against expected/*.out, on a temporary instance.
+REGRESS      = install config_api plan_text
+REGRESS_OPTS = --temp-instance=./tmp_check --temp-config=$(srcdir)/test/regress.conf
+
+# Isolation tests: test/isolation/specs/*.spec.
+ISOLATION      = $(patsubst test/isolation/specs/%.spec,%,$(sort $(wildcard test/isolation/specs/*.spec)))
+ISOLATION_OPTS = --temp-instance=./tmp_check_iso --temp-config=$(srcdir)/test/regress.conf \
+                 --inputdir=$(srcdir)/test/isolation --outputdir=output_iso
+
+EXTRA_CLEAN = tmp_check tmp_check_iso output_iso results regression.diffs regression.out
+
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)

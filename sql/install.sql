@@ -1,0 +1,52 @@
+-- install: CREATE EXTENSION puts the functions in the current schema
+-- (public) and the internal tables in schema reset_system.
+CREATE EXTENSION reset_system;
+
+SELECT n.nspname AS schema, p.proname AS function,
+       pg_get_function_identity_arguments(p.oid) AS arguments
+FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+JOIN pg_depend d ON d.objid = p.oid AND d.deptype = 'e'
+WHERE d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'reset_system')
+ORDER BY 2, 3;
+
+SELECT c.relname, c.relkind
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = 'reset_system' AND c.relkind IN ('r', 'S')
+ORDER BY 1;
+
+-- configuration and history are dumped by pg_dump
+SELECT unnest(extconfig)::regclass AS dumped
+FROM pg_extension WHERE extname = 'reset_system' ORDER BY 1;
+
+-- every function has a comment
+SELECT p.proname FROM pg_proc p
+JOIN pg_depend d ON d.objid = p.oid AND d.deptype = 'e'
+WHERE d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'reset_system')
+  AND obj_description(p.oid, 'pg_proc') IS NULL;
+
+-- settings and their defaults
+SELECT name, setting, unit, context FROM pg_settings
+WHERE name LIKE 'reset_system.%' ORDER BY name;
+
+-- only a superuser may label the environment
+CREATE ROLE rs_app_role LOGIN;
+SET ROLE rs_app_role;
+SET reset_system.environment = 'development';
+RESET ROLE;
+DROP ROLE rs_app_role;
+
+-- unknown settings in our namespace are refused
+SET reset_system.enviroment = 'typo';
+
+-- Helpers for the following tests: the plan text with the parts that vary
+-- from run to run (server address, system identifier, token) masked.
+CREATE FUNCTION test_plan() RETURNS TABLE (line text) LANGUAGE sql AS $$
+    SELECT regexp_replace(regexp_replace(regexp_replace(line,
+             '@ .*$', '@ <server>'),
+             'system identifier [0-9]+', 'system identifier <sysid>'),
+             '[0-9a-f]{16}', '<token>', 'g')
+    FROM regexp_split_to_table(reset_plan(), E'\n') AS line
+$$;
+CREATE FUNCTION test_token() RETURNS text LANGUAGE sql AS $$
+    SELECT reset_plan_json() ->> 'token'
+$$;

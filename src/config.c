@@ -1,0 +1,756 @@
+/*-------------------------------------------------------------------------
+ *
+ * config.c
+ *	  The configuration API: register tables and rebuild steps, list them,
+ *	  and load them for a plan.
+ *
+ * Registrations live in reset_system.registered_tables and
+ * reset_system.rebuild_steps (both dumped by pg_dump).  Every function
+ * validates its input completely before writing anything, so a bad call
+ * leaves the configuration exactly as it was.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/catalog.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_inherits.h"
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+
+#include "compat.h"
+#include "config.h"
+#include "internal.h"
+#include "reset_system.h"
+
+PG_FUNCTION_INFO_V1(reset_register_table);
+PG_FUNCTION_INFO_V1(reset_register_rebuild);
+PG_FUNCTION_INFO_V1(reset_unregister);
+PG_FUNCTION_INFO_V1(reset_unregister_rebuild);
+PG_FUNCTION_INFO_V1(reset_register_schema);
+PG_FUNCTION_INFO_V1(reset_config);
+
+/*
+ * rs_action_name: the action as the SQL API spells it.
+ */
+const char *
+rs_action_name(RsAction action)
+{
+	return action == RS_ACTION_DELETE ? "delete" : "preserve";
+}
+
+/*
+ * require_arg: argument "argname" of "func" must not be NULL.
+ */
+static void
+require_arg(FunctionCallInfo fcinfo, int argno, const char *func,
+			const char *argname)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("argument \"%s\" of %s() must not be NULL",
+						argname, func)));
+}
+
+/*
+ * check_label: labels appear in one-line report messages, so they must be
+ * non-empty, short and free of control characters.
+ */
+static void
+check_label(const char *label, const char *what)
+{
+	const unsigned char *p;
+
+	if (label[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s label must not be empty", what)));
+	if (strlen(label) > 200)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s label \"%.40s...\" is longer than 200 bytes", what, label)));
+	for (p = (const unsigned char *) label; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s label must not contain control characters such as newlines", what)));
+}
+
+/*
+ * parse_action: 'delete' or 'preserve', exactly.
+ */
+static RsAction
+parse_action(const char *action, const char *tablename)
+{
+	if (strcmp(action, "delete") == 0)
+		return RS_ACTION_DELETE;
+	if (strcmp(action, "preserve") == 0)
+		return RS_ACTION_PRESERVE;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid action \"%s\" for table \"%s\"", action, tablename),
+			 errhint("Use 'delete' (a reset deletes its rows) or 'preserve' (a reset keeps them).")));
+	return RS_ACTION_DELETE;	/* keep compiler quiet */
+}
+
+/*
+ * check_registrable_table: a table may be registered when it is an
+ * ordinary or partitioned table, permanent, not a partition, and not part
+ * of the system or of reset_system itself.
+ */
+static void
+check_registrable_table(Oid relid)
+{
+	HeapTuple	tup;
+	Form_pg_class cls;
+	char	   *name;
+	char	   *nspname;
+	const char *kind = NULL;
+
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tup))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid),
+				 errhint("Pass the table by name, for example 'public.orders'.")));
+	cls = (Form_pg_class) GETSTRUCT(tup);
+	nspname = get_namespace_name(cls->relnamespace);
+	name = psprintf("%s.%s", nspname, NameStr(cls->relname));
+
+	switch (cls->relkind)
+	{
+		case RELKIND_RELATION:
+		case RELKIND_PARTITIONED_TABLE:
+			break;
+		case RELKIND_VIEW:
+			kind = "a view";
+			break;
+		case RELKIND_MATVIEW:
+			kind = "a materialized view";
+			break;
+		case RELKIND_FOREIGN_TABLE:
+			kind = "a foreign table";
+			break;
+		case RELKIND_SEQUENCE:
+			kind = "a sequence";
+			break;
+		default:
+			kind = "not a table";
+			break;
+	}
+	if (kind != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not a table", name),
+				 errdetail("\"%s\" is %s; only ordinary and partitioned tables can be registered.",
+						   name, kind)));
+
+	if (cls->relpersistence == RELPERSISTENCE_TEMP)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("cannot register temporary table \"%s\"", name),
+				 errdetail("Temporary tables disappear with the session that created them.")));
+
+	if (cls->relispartition)
+	{
+		Oid			parent = get_partition_parent_compat(relid);
+
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("cannot register partition \"%s\"", name),
+				 errdetail("A partition is reset together with its partitioned table."),
+				 errhint("Register the partitioned table \"%s\" instead.",
+						 rs_qualified_name(parent, false))));
+	}
+
+	if (IsCatalogNamespace(cls->relnamespace) ||
+		IsToastNamespace(cls->relnamespace) ||
+		strcmp(nspname, "information_schema") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("cannot register system table \"%s\"", name)));
+
+	if (cls->relnamespace == rs_internal_schema_oid())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("cannot register \"%s\": it is one of reset_system's own tables", name),
+				 errdetail("Schema \"%s\" holds the reset configuration, history and purge queue.",
+						   RS_INTERNAL_SCHEMA)));
+
+	ReleaseSysCache(tup);
+}
+
+/*
+ * check_storage_columns: every name is a distinct, existing column of a
+ * text-like type (text, varchar, char, or a domain over one of them).
+ */
+static void
+check_storage_columns(Oid relid, List *columns)
+{
+	ListCell   *lc;
+	List	   *seen = NIL;
+	char	   *tablename = rs_qualified_name(relid, false);
+
+	foreach(lc, columns)
+	{
+		char	   *col = (char *) lfirst(lc);
+		AttrNumber	attnum;
+		Oid			typid;
+
+		if (col == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("storage_columns of table \"%s\" must not contain NULL", tablename)));
+		if (list_member(seen, makeString(col)))
+			ereport(ERROR,
+					(errcode(ERRCODE_DUPLICATE_COLUMN),
+					 errmsg("column \"%s\" appears twice in storage_columns of table \"%s\"",
+							col, tablename)));
+		seen = lappend(seen, makeString(col));
+
+		attnum = get_attnum(relid, col);
+		if (attnum == InvalidAttrNumber)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("column \"%s\" of table \"%s\" does not exist", col, tablename),
+					 errhint("storage_columns names the columns that hold storage object keys; column names are case-sensitive.")));
+		if (attnum < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("system column \"%s\" cannot be a storage column", col)));
+
+		typid = getBaseType(get_atttype(relid, attnum));
+		if (typid != TEXTOID && typid != VARCHAROID && typid != BPCHAROID)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("column \"%s\" of table \"%s\" is of type %s, not text",
+							col, tablename, format_type_be(get_atttype(relid, attnum))),
+					 errdetail("Storage columns hold object keys and must be text, varchar or char.")));
+	}
+}
+
+/*
+ * reset_register_table(tbl regclass, action text, label text DEFAULT NULL,
+ *						storage_columns text[] DEFAULT '{}')
+ *
+ * Register a table for deletion or preservation; registering it again
+ * replaces the earlier registration.
+ */
+Datum
+reset_register_table(PG_FUNCTION_ARGS)
+{
+	Oid			relid;
+	char	   *action_str;
+	RsAction	action;
+	char	   *label;
+	List	   *columns = NIL;
+	char	   *name;
+	RsSession	s;
+	Oid			argtypes[6] = {OIDOID, TEXTOID, TEXTOID, TEXTARRAYOID, TEXTOID, NAMEOID};
+	Datum		values[6];
+
+	require_arg(fcinfo, 0, "reset_register_table", "tbl");
+	require_arg(fcinfo, 1, "reset_register_table", "action");
+	relid = PG_GETARG_OID(0);
+	action_str = text_to_cstring(PG_GETARG_TEXT_PP(1));
+
+	rs_enter(&s);
+	check_registrable_table(relid);
+	name = rs_qualified_name(relid, false);
+	action = parse_action(action_str, name);
+
+	if (PG_ARGISNULL(2))
+		label = get_rel_name(relid);
+	else
+		label = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	check_label(label, "table");
+
+	if (!PG_ARGISNULL(3))
+		columns = rs_text_array_to_list(PG_GETARG_DATUM(3));
+	check_storage_columns(relid, columns);
+
+	values[0] = ObjectIdGetDatum(relid);
+	values[1] = CStringGetTextDatum(rs_action_name(action));
+	values[2] = CStringGetTextDatum(label);
+	values[3] = rs_list_to_text_array(columns);
+	values[4] = CStringGetTextDatum(rs_qualified_name(relid, true));
+	values[5] = DirectFunctionCall1(namein,
+									CStringGetDatum(GetUserNameFromId(s.caller_role, false)));
+
+	SPI_connect();
+	rs_as_owner_begin(&s);
+	rs_spi("INSERT INTO reset_system.registered_tables AS r"
+		   " (tbl, action, label, storage_columns, registered_name, registered_by)"
+		   " VALUES ($1::pg_catalog.regclass, $2, $3, $4, $5, $6)"
+		   " ON CONFLICT (tbl) DO UPDATE SET action = EXCLUDED.action,"
+		   " label = EXCLUDED.label, storage_columns = EXCLUDED.storage_columns,"
+		   " registered_name = EXCLUDED.registered_name,"
+		   " registered_at = pg_catalog.now(), registered_by = EXCLUDED.registered_by",
+		   6, argtypes, values, NULL, false, SPI_OK_INSERT);
+	rs_as_owner_end(&s);
+	SPI_finish();
+	rs_leave(&s);
+
+	PG_RETURN_VOID();
+}
+
+/* What rebuild_parse_context needs to know. */
+typedef struct RebuildParseContext
+{
+	const char *label;
+	const char *command;
+} RebuildParseContext;
+
+/*
+ * rebuild_parse_context: a syntax error in a rebuild command points into
+ * the command, not into the caller's statement, and names the step.
+ */
+static void
+rebuild_parse_context(void *arg)
+{
+	RebuildParseContext *ctx = (RebuildParseContext *) arg;
+	int			pos = geterrposition();
+
+	if (pos > 0)
+	{
+		errposition(0);
+		internalerrposition(pos);
+		internalerrquery(ctx->command);
+	}
+	errcontext("command of rebuild step \"%s\"", ctx->label);
+}
+
+/*
+ * check_rebuild_command: the command must parse, and must not contain
+ * transaction control: a rebuild step runs inside the reset's transaction
+ * and can neither commit nor roll it back.
+ */
+static void
+check_rebuild_command(const char *label, const char *command)
+{
+	List	   *stmts;
+	ListCell   *lc;
+	const char *p = command;
+	RebuildParseContext pctx;
+	ErrorContextCallback errctx;
+
+	while (*p && isspace((unsigned char) *p))
+		p++;
+	if (*p == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("command of rebuild step \"%s\" is empty", label)));
+
+	pctx.label = label;
+	pctx.command = command;
+	errctx.callback = rebuild_parse_context;
+	errctx.arg = &pctx;
+	errctx.previous = error_context_stack;
+	error_context_stack = &errctx;
+	stmts = rs_raw_parser(command);
+	error_context_stack = errctx.previous;
+	if (stmts == NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("command of rebuild step \"%s\" contains no statement", label)));
+	foreach(lc, stmts)
+	{
+		RawStmt    *raw = lfirst_node(RawStmt, lc);
+
+		if (IsA(raw->stmt, TransactionStmt))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_TRANSACTION_TERMINATION),
+					 errmsg("rebuild step \"%s\" must not contain transaction control", label),
+					 errdetail("Rebuild steps run inside the reset's transaction; COMMIT, ROLLBACK, BEGIN and SAVEPOINT are not allowed.")));
+		if (IsA(raw->stmt, VacuumStmt) || IsA(raw->stmt, CreatedbStmt) ||
+			IsA(raw->stmt, DropdbStmt))
+			ereport(ERROR,
+					(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
+					 errmsg("rebuild step \"%s\" contains a statement that cannot run inside a transaction", label)));
+	}
+}
+
+/*
+ * reset_register_rebuild(label text, command text)
+ *
+ * Register a rebuild step, run after the deletes in registration order.
+ * Registering an existing label replaces its command and keeps its place.
+ */
+Datum
+reset_register_rebuild(PG_FUNCTION_ARGS)
+{
+	char	   *label;
+	char	   *command;
+	RsSession	s;
+	Oid			argtypes[3] = {TEXTOID, TEXTOID, NAMEOID};
+	Datum		values[3];
+
+	require_arg(fcinfo, 0, "reset_register_rebuild", "label");
+	require_arg(fcinfo, 1, "reset_register_rebuild", "command");
+	label = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	command = text_to_cstring(PG_GETARG_TEXT_PP(1));
+
+	rs_enter(&s);
+	check_label(label, "rebuild step");
+	check_rebuild_command(label, command);
+
+	values[0] = CStringGetTextDatum(label);
+	values[1] = CStringGetTextDatum(command);
+	values[2] = DirectFunctionCall1(namein,
+									CStringGetDatum(GetUserNameFromId(s.caller_role, false)));
+
+	SPI_connect();
+	rs_as_owner_begin(&s);
+	/* serialize position assignment between concurrent registrations */
+	rs_spi("LOCK TABLE reset_system.rebuild_steps IN SHARE ROW EXCLUSIVE MODE",
+		   0, NULL, NULL, NULL, false, SPI_OK_UTILITY);
+	rs_spi("INSERT INTO reset_system.rebuild_steps AS r"
+		   " (label, command, position, registered_by)"
+		   " SELECT $1, $2, COALESCE(pg_catalog.max(position), 0) OPERATOR(pg_catalog.+) 1, $3"
+		   " FROM reset_system.rebuild_steps"
+		   " ON CONFLICT (label) DO UPDATE SET command = EXCLUDED.command,"
+		   " registered_at = pg_catalog.now(), registered_by = EXCLUDED.registered_by",
+		   3, argtypes, values, NULL, false, SPI_OK_INSERT);
+	rs_as_owner_end(&s);
+	SPI_finish();
+	rs_leave(&s);
+
+	PG_RETURN_VOID();
+}
+
+/*
+ * reset_unregister(tbl regclass): forget a table's registration.
+ */
+Datum
+reset_unregister(PG_FUNCTION_ARGS)
+{
+	Oid			relid;
+	RsSession	s;
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1];
+	int			n;
+
+	require_arg(fcinfo, 0, "reset_unregister", "tbl");
+	relid = PG_GETARG_OID(0);
+	values[0] = ObjectIdGetDatum(relid);
+
+	rs_enter(&s);
+	SPI_connect();
+	rs_as_owner_begin(&s);
+	n = rs_spi("DELETE FROM reset_system.registered_tables"
+			   " WHERE tbl OPERATOR(pg_catalog.=) $1::pg_catalog.regclass",
+			   1, argtypes, values, NULL, false, SPI_OK_DELETE);
+	rs_as_owner_end(&s);
+	SPI_finish();
+
+	if (n == 0)
+	{
+		char	   *name = rs_qualified_name(relid, false);
+
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 name ? errmsg("table \"%s\" is not registered", name)
+				 : errmsg("no table with OID %u is registered", relid),
+				 errhint("SELECT * FROM reset_config(); lists what is registered.")));
+	}
+	rs_leave(&s);
+	PG_RETURN_VOID();
+}
+
+/*
+ * reset_unregister_rebuild(label text): forget a rebuild step.
+ */
+Datum
+reset_unregister_rebuild(PG_FUNCTION_ARGS)
+{
+	char	   *label;
+	RsSession	s;
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1];
+	int			n;
+
+	require_arg(fcinfo, 0, "reset_unregister_rebuild", "label");
+	label = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	values[0] = CStringGetTextDatum(label);
+
+	rs_enter(&s);
+	SPI_connect();
+	rs_as_owner_begin(&s);
+	n = rs_spi("DELETE FROM reset_system.rebuild_steps"
+			   " WHERE label OPERATOR(pg_catalog.=) $1",
+			   1, argtypes, values, NULL, false, SPI_OK_DELETE);
+	rs_as_owner_end(&s);
+	SPI_finish();
+	if (n == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("rebuild step \"%s\" is not registered", label),
+				 errhint("SELECT * FROM reset_config(); lists what is registered.")));
+	rs_leave(&s);
+	PG_RETURN_VOID();
+}
+
+/*
+ * reset_register_schema(schema_name name, except_tables text[] DEFAULT '{}')
+ *
+ * Register every table of a schema for deletion, except the named ones,
+ * which are registered for preservation (the "wipe everything but the
+ * migrations table" case).  Tables that are already registered keep their
+ * registration: this never turns a preserved table into a deleted one.
+ * Partitions, inheritance children of tables in the same schema and
+ * tables belonging to extensions are left out.  Returns one row per table.
+ */
+Datum
+reset_register_schema(PG_FUNCTION_ARGS)
+{
+	char	   *schema;
+	Oid			nspoid;
+	List	   *except = NIL;
+	List	   *found = NIL;
+	ListCell   *lc;
+	RsSession	s;
+	TupleDesc	tupdesc;
+	Tuplestorestate *store;
+	Oid			argtypes[3] = {OIDOID, TEXTOID, NAMEOID};
+	Datum		values[3];
+	int			n;
+
+	require_arg(fcinfo, 0, "reset_register_schema", "schema_name");
+	schema = NameStr(*PG_GETARG_NAME(0));
+	if (!PG_ARGISNULL(1))
+		except = rs_text_array_to_list(PG_GETARG_DATUM(1));
+
+	store = rs_srf_begin(fcinfo, &tupdesc);
+	rs_enter(&s);
+
+	nspoid = get_namespace_oid(schema, false);
+	if (IsCatalogNamespace(nspoid) || IsToastNamespace(nspoid) ||
+		strcmp(schema, "information_schema") == 0 ||
+		nspoid == rs_internal_schema_oid())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("cannot register the tables of schema \"%s\"", schema),
+				 errdetail("It is a system schema or reset_system's own schema.")));
+
+	foreach(lc, except)
+	{
+		char	   *t = (char *) lfirst(lc);
+
+		if (t == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("except_tables must not contain NULL")));
+		if (!OidIsValid(get_relname_relid(t, nspoid)))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_TABLE),
+					 errmsg("table \"%s\" listed in except_tables does not exist in schema \"%s\"",
+							t, schema),
+					 errhint("List table names without the schema; names are case-sensitive.")));
+	}
+
+	SPI_connect();
+	values[0] = ObjectIdGetDatum(nspoid);
+
+	/*
+	 * Candidate tables: permanent ordinary/partitioned tables that are not
+	 * partitions, not extension members, and not inheritance children of
+	 * another table of the same schema.
+	 */
+	n = rs_spi("SELECT c.oid, c.relname::pg_catalog.text"
+			   " FROM pg_catalog.pg_class c"
+			   " WHERE c.relnamespace OPERATOR(pg_catalog.=) $1"
+			   "   AND c.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r','p']::pg_catalog.\"char\"[])"
+			   "   AND c.relpersistence OPERATOR(pg_catalog.<>) 't'"
+			   "   AND NOT c.relispartition"
+			   "   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d"
+			   "        WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass"
+			   "          AND d.objid OPERATOR(pg_catalog.=) c.oid"
+			   "          AND d.deptype OPERATOR(pg_catalog.=) 'e')"
+			   "   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i"
+			   "        JOIN pg_catalog.pg_class p ON p.oid OPERATOR(pg_catalog.=) i.inhparent"
+			   "        WHERE i.inhrelid OPERATOR(pg_catalog.=) c.oid"
+			   "          AND p.relnamespace OPERATOR(pg_catalog.=) $1)"
+			   " ORDER BY c.relname",
+			   1, argtypes, values, NULL, true, SPI_OK_SELECT);
+	for (int i = 0; i < n; i++)
+	{
+		found = lappend_oid(found, rs_spi_oid(i, 0));
+	}
+
+	rs_as_owner_begin(&s);
+	foreach(lc, found)
+	{
+		Oid			relid = lfirst_oid(lc);
+		char	   *relname = get_rel_name(relid);
+		bool		excepted = false;
+		ListCell   *lc2;
+		Datum		outvals[3];
+		bool		outnulls[3] = {false, false, false};
+		const char *action;
+		const char *status;
+
+		foreach(lc2, except)
+			if (strcmp((char *) lfirst(lc2), relname) == 0)
+				excepted = true;
+		action = excepted ? "preserve" : "delete";
+
+		values[0] = ObjectIdGetDatum(relid);
+		if (rs_spi("SELECT action FROM reset_system.registered_tables"
+				   " WHERE tbl OPERATOR(pg_catalog.=) $1::pg_catalog.regclass",
+				   1, argtypes, values, NULL, true, SPI_OK_SELECT) > 0)
+		{
+			action = pstrdup(rs_spi_text(0, 0));
+			status = "already registered, kept";
+		}
+		else
+		{
+			Datum		ins[6];
+			Oid			instypes[6] = {OIDOID, TEXTOID, TEXTOID, TEXTARRAYOID, TEXTOID, NAMEOID};
+
+			ins[0] = ObjectIdGetDatum(relid);
+			ins[1] = CStringGetTextDatum(action);
+			ins[2] = CStringGetTextDatum(relname);
+			ins[3] = rs_list_to_text_array(NIL);
+			ins[4] = CStringGetTextDatum(rs_qualified_name(relid, true));
+			ins[5] = DirectFunctionCall1(namein,
+										 CStringGetDatum(GetUserNameFromId(s.caller_role, false)));
+			rs_spi("INSERT INTO reset_system.registered_tables"
+				   " (tbl, action, label, storage_columns, registered_name, registered_by)"
+				   " VALUES ($1::pg_catalog.regclass, $2, $3, $4, $5, $6)",
+				   6, instypes, ins, NULL, false, SPI_OK_INSERT);
+			status = "registered";
+		}
+
+		outvals[0] = ObjectIdGetDatum(relid);
+		outvals[1] = CStringGetTextDatum(action);
+		outvals[2] = CStringGetTextDatum(status);
+		tuplestore_putvalues(store, tupdesc, outvals, outnulls);
+	}
+	rs_as_owner_end(&s);
+	SPI_finish();
+	rs_leave(&s);
+
+	return (Datum) 0;
+}
+
+/*
+ * rs_load_config: read the registrations (inside an SPI connection).
+ * Tables come back ordered by action (delete first) and registered name;
+ * rebuild steps in registration order.
+ */
+RsConfig *
+rs_load_config(RsSession *s)
+{
+	RsConfig   *cfg = palloc0(sizeof(RsConfig));
+	int			n;
+
+	rs_as_owner_begin(s);
+	n = rs_spi("SELECT tbl::pg_catalog.oid, registered_name, action, label, storage_columns"
+			   " FROM reset_system.registered_tables"
+			   " ORDER BY action, registered_name",
+			   0, NULL, NULL, NULL, true, SPI_OK_SELECT);
+	for (int i = 0; i < n; i++)
+	{
+		RsTable    *t = palloc0(sizeof(RsTable));
+		bool		isnull;
+		Datum		cols;
+
+		t->relid = rs_spi_oid(i, 0);
+		t->registered_name = rs_spi_text(i, 1);
+		t->action = strcmp(rs_spi_text(i, 2), "delete") == 0
+			? RS_ACTION_DELETE : RS_ACTION_PRESERVE;
+		t->label = rs_spi_text(i, 3);
+		cols = rs_spi_datum(i, 4, &isnull);
+		t->storage_columns = isnull ? NIL : rs_text_array_to_list(cols);
+		t->rows = -1;
+		cfg->tables = lappend(cfg->tables, t);
+	}
+
+	n = rs_spi("SELECT label, command, position FROM reset_system.rebuild_steps"
+			   " ORDER BY position",
+			   0, NULL, NULL, NULL, true, SPI_OK_SELECT);
+	for (int i = 0; i < n; i++)
+	{
+		RsRebuild  *r = palloc0(sizeof(RsRebuild));
+
+		r->label = rs_spi_text(i, 0);
+		r->command = rs_spi_text(i, 1);
+		r->position = (int) rs_spi_int64(i, 2, 0);
+		r->count = -1;
+		cfg->rebuilds = lappend(cfg->rebuilds, r);
+	}
+	rs_as_owner_end(s);
+	return cfg;
+}
+
+/*
+ * reset_config(): everything registered, one row per table and per
+ * rebuild step.
+ */
+Datum
+reset_config(PG_FUNCTION_ARGS)
+{
+	RsSession	s;
+	TupleDesc	tupdesc;
+	Tuplestorestate *store;
+	RsConfig   *cfg;
+	ListCell   *lc;
+
+	store = rs_srf_begin(fcinfo, &tupdesc);
+	rs_enter(&s);
+	SPI_connect();
+	cfg = rs_load_config(&s);
+
+	foreach(lc, cfg->tables)
+	{
+		RsTable    *t = (RsTable *) lfirst(lc);
+		Datum		v[6];
+		bool		nulls[6] = {false, false, false, false, false, true};
+		char	   *current = rs_qualified_name(t->relid, false);
+		StringInfoData cols;
+		ListCell   *lc2;
+
+		v[0] = CStringGetTextDatum("table");
+		v[1] = CStringGetTextDatum(current ? current
+								   : psprintf("%s (dropped, OID %u)",
+											  t->registered_name, t->relid));
+		v[2] = CStringGetTextDatum(rs_action_name(t->action));
+		v[3] = CStringGetTextDatum(t->label);
+		initStringInfo(&cols);
+		foreach(lc2, t->storage_columns)
+			appendStringInfo(&cols, "%s%s", cols.len ? ", " : "storage columns: ",
+							 (char *) lfirst(lc2));
+		if (cols.len)
+			v[4] = CStringGetTextDatum(cols.data);
+		else
+			nulls[4] = true;
+		tuplestore_putvalues(store, tupdesc, v, nulls);
+	}
+	foreach(lc, cfg->rebuilds)
+	{
+		RsRebuild  *r = (RsRebuild *) lfirst(lc);
+		Datum		v[6];
+		bool		nulls[6] = {false, false, false, false, false, false};
+
+		v[0] = CStringGetTextDatum("rebuild");
+		v[1] = CStringGetTextDatum(r->label);
+		v[2] = CStringGetTextDatum("rebuild");
+		v[3] = CStringGetTextDatum(r->label);
+		v[4] = CStringGetTextDatum(r->command);
+		v[5] = Int32GetDatum(r->position);
+		tuplestore_putvalues(store, tupdesc, v, nulls);
+	}
+	SPI_finish();
+	rs_leave(&s);
+	return (Datum) 0;
+}

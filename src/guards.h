@@ -1,0 +1,17 @@
+/*-------------------------------------------------------------------------
+ *
+ * guards.h
+ *	  Checks a reset must pass before it touches anything.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef RESET_SYSTEM_GUARDS_H
+#define RESET_SYSTEM_GUARDS_H
+
+#include "postgres.h"
+
+extern void rs_guard_phrase(const char *phrase, const char *expected,
+							const char *function);
+extern void rs_guard_writable(const char *what);
+
+#endif							/* RESET_SYSTEM_GUARDS_H */

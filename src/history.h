@@ -1,0 +1,20 @@
+/*-------------------------------------------------------------------------
+ *
+ * history.h
+ *	  The record of every completed reset (reset_system.history).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef RESET_SYSTEM_HISTORY_H
+#define RESET_SYSTEM_HISTORY_H
+
+#include "postgres.h"
+
+#include "datatype/timestamp.h"
+
+#include "internal.h"
+#include "plan.h"
+
+extern int64 rs_history_record(RsSession *s, RsPlan *plan, TimestampTz started);
+
+#endif							/* RESET_SYSTEM_HISTORY_H */

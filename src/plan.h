@@ -1,0 +1,75 @@
+/*-------------------------------------------------------------------------
+ *
+ * plan.h
+ *	  A reset plan: what a reset would delete, rebuild and preserve, the
+ *	  warnings and blockers, and the token that identifies it.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef RESET_SYSTEM_PLAN_H
+#define RESET_SYSTEM_PLAN_H
+
+#include "postgres.h"
+
+#include "nodes/pg_list.h"
+
+#include "config.h"
+#include "internal.h"
+
+#define RS_TOKEN_LEN 16
+
+/* A reason reset_execute would refuse. */
+typedef struct RsBlocker
+{
+	int			sqlstate;
+	char	   *message;
+	char	   *detail;
+	char	   *hint;
+} RsBlocker;
+
+/* A foreign key between two tables the reset deletes (collapsed to the
+ * registered tables that own them). */
+typedef struct RsFkEdge
+{
+	RsTable    *referencing;
+	RsTable    *referenced;
+} RsFkEdge;
+
+typedef struct RsPlan
+{
+	RsConfig   *cfg;
+
+	/* the target */
+	char	   *database;
+	char	   *server;			/* host:port or socket directory and port */
+	char	   *cluster_name;	/* NULL when not set */
+	uint64		system_identifier;
+	char	   *environment;
+	const char *mode;
+
+	/* registered tables that take part, annotated */
+	List	   *delete_tables;	/* RsTable * deleted by the reset */
+	List	   *preserve_tables;	/* RsTable * kept */
+	List	   *effective_delete;	/* OIDs: delete_tables and all children */
+	List	   *edges;			/* RsFkEdge * among delete_tables */
+
+	List	   *warnings;		/* char * */
+	List	   *blockers;		/* RsBlocker * */
+
+	bool		counted;
+	int64		delete_rows;
+	int64		preserve_rows;
+
+	char		token[RS_TOKEN_LEN + 1];
+} RsPlan;
+
+extern RsPlan *rs_plan_load(RsSession *s);
+extern void rs_plan_analyze(RsPlan *plan);
+extern void rs_plan_count(RsPlan *plan);
+extern void rs_plan_add_warning(RsPlan *plan, const char *fmt,...) pg_attribute_printf(2, 3);
+extern RsBlocker *rs_plan_add_blocker(RsPlan *plan, int sqlstate,
+									  char *message, char *detail, char *hint);
+extern void rs_plan_raise_blockers(RsPlan *plan);
+extern RsTable *rs_plan_find_delete(RsPlan *plan, Oid relid);
+
+#endif							/* RESET_SYSTEM_PLAN_H */

@@ -1,0 +1,302 @@
+/*-------------------------------------------------------------------------
+ *
+ * plan_render.c
+ *	  reset_plan() and reset_plan_json(): the dry-run plan as text for a
+ *	  human in psql and as jsonb for scripts.  Neither changes anything.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+
+#include "plan.h"
+#include "render.h"
+#include "reset_system.h"
+
+PG_FUNCTION_INFO_V1(reset_plan);
+PG_FUNCTION_INFO_V1(reset_plan_json);
+
+/*
+ * build_plan: load, analyze and count, inside the caller's SPI connection.
+ */
+static RsPlan *
+build_plan(RsSession *s)
+{
+	RsPlan	   *plan = rs_plan_load(s);
+
+	rs_plan_analyze(plan);
+	rs_plan_count(plan);
+	return plan;
+}
+
+/*
+ * append_tables: one aligned line per table: rows, label, name.
+ */
+static void
+append_tables(StringInfo buf, List *tables)
+{
+	int			label_w = 0;
+	int			count_w = 0;
+	ListCell   *lc;
+
+	foreach(lc, tables)
+	{
+		RsTable    *t = (RsTable *) lfirst(lc);
+
+		label_w = Max(label_w, (int) strlen(t->label));
+		count_w = Max(count_w, (int) strlen(rs_format_count(t->rows)));
+	}
+	label_w = Min(label_w, 32);
+	foreach(lc, tables)
+	{
+		RsTable    *t = (RsTable *) lfirst(lc);
+
+		appendStringInfo(buf, "  %*s  %-*s  %s\n", count_w,
+						 rs_format_count(t->rows), label_w, t->label, t->name);
+	}
+}
+
+/*
+ * render_text: the plan as a human reads it.
+ */
+static char *
+render_text(RsPlan *plan)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+	int			i;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "reset_system plan (dry run: nothing was changed)\n");
+	appendStringInfo(&buf, "Database:     %s @ %s\n", plan->database, plan->server);
+	appendStringInfo(&buf, "Server:       system identifier " UINT64_FORMAT "%s%s%s\n",
+					 plan->system_identifier,
+					 plan->cluster_name ? ", cluster \"" : "",
+					 plan->cluster_name ? plan->cluster_name : "",
+					 plan->cluster_name ? "\"" : "");
+	appendStringInfo(&buf, "Environment:  %s\n", plan->environment);
+	appendStringInfo(&buf, "Mode:         %s\n\n", plan->mode);
+
+	if (plan->delete_tables == NIL)
+		appendStringInfoString(&buf, "Will DELETE: nothing (no table is registered for deletion)\n");
+	else
+	{
+		appendStringInfo(&buf, "Will DELETE %s row(s) in %d table(s):\n",
+						 rs_format_count(plan->delete_rows),
+						 list_length(plan->delete_tables));
+		append_tables(&buf, plan->delete_tables);
+	}
+
+	if (plan->cfg->rebuilds == NIL)
+		appendStringInfoString(&buf, "Will REBUILD: nothing (no rebuild step is registered)\n");
+	else
+	{
+		appendStringInfoString(&buf, "Will REBUILD, after the deletes, in this order:\n");
+		i = 0;
+		foreach(lc, plan->cfg->rebuilds)
+		{
+			RsRebuild  *r = (RsRebuild *) lfirst(lc);
+
+			appendStringInfo(&buf, "  %d. %s: %s\n", ++i, r->label,
+							 rs_one_line(r->command, 100));
+		}
+	}
+
+	if (plan->preserve_tables == NIL)
+		appendStringInfoString(&buf, "Will PRESERVE: no table is registered for preservation\n");
+	else
+	{
+		appendStringInfo(&buf, "Will PRESERVE %s row(s) in %d table(s):\n",
+						 rs_format_count(plan->preserve_rows),
+						 list_length(plan->preserve_tables));
+		append_tables(&buf, plan->preserve_tables);
+	}
+
+	if (plan->warnings == NIL)
+		appendStringInfoString(&buf, "\nWarnings: none\n");
+	else
+	{
+		appendStringInfo(&buf, "\nWarnings (%d):\n", list_length(plan->warnings));
+		foreach(lc, plan->warnings)
+			appendStringInfo(&buf, "  - %s\n", (char *) lfirst(lc));
+	}
+
+	if (plan->blockers == NIL)
+		appendStringInfoString(&buf, "Blockers: none\n");
+	else
+	{
+		appendStringInfo(&buf, "Blockers (%d): reset_execute refuses until they are fixed\n",
+						 list_length(plan->blockers));
+		foreach(lc, plan->blockers)
+		{
+			RsBlocker  *b = (RsBlocker *) lfirst(lc);
+
+			appendStringInfo(&buf, "  - %s\n", b->message);
+			if (b->hint)
+				appendStringInfo(&buf, "    Fix: %s\n", b->hint);
+		}
+	}
+
+	appendStringInfo(&buf, "Plan token:   %s\n\n", plan->token);
+	if (plan->blockers == NIL)
+		appendStringInfo(&buf, "Dry run: nothing was changed. To execute this plan, run: "
+						 "SELECT reset_execute('%s', '%s');",
+						 RS_CONFIRM_PHRASE, plan->token);
+	else
+		appendStringInfo(&buf, "Dry run: nothing was changed. Fix the blocker(s) above, then run: "
+						 "SELECT reset_plan(); again.");
+	return buf.data;
+}
+
+/*
+ * json_tables: [{"table": ..., "label": ..., "rows": n}, ...]
+ */
+static void
+json_tables(StringInfo buf, List *tables)
+{
+	ListCell   *lc;
+	bool		first = true;
+
+	appendStringInfoChar(buf, '[');
+	foreach(lc, tables)
+	{
+		RsTable    *t = (RsTable *) lfirst(lc);
+
+		appendStringInfoString(buf, first ? "{\"table\": " : ", {\"table\": ");
+		escape_json(buf, t->name);
+		appendStringInfoString(buf, ", \"label\": ");
+		escape_json(buf, t->label);
+		appendStringInfo(buf, ", \"rows\": " INT64_FORMAT "}", t->rows);
+		first = false;
+	}
+	appendStringInfoChar(buf, ']');
+}
+
+/*
+ * json_strings: ["...", ...]
+ */
+static void
+json_strings(StringInfo buf, List *strings)
+{
+	ListCell   *lc;
+
+	appendStringInfoChar(buf, '[');
+	foreach(lc, strings)
+	{
+		if (lc != list_head(strings))
+			appendStringInfoString(buf, ", ");
+		escape_json(buf, (char *) lfirst(lc));
+	}
+	appendStringInfoChar(buf, ']');
+}
+
+/*
+ * render_json: the plan as a JSON document (text, parsed to jsonb by the
+ * caller).
+ */
+static char *
+render_json(RsPlan *plan)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+	List	   *blockers = NIL;
+	bool		first = true;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "{\"database\": ");
+	escape_json(&buf, plan->database);
+	appendStringInfoString(&buf, ", \"server\": ");
+	escape_json(&buf, plan->server);
+	appendStringInfo(&buf, ", \"system_identifier\": \"" UINT64_FORMAT "\"",
+					 plan->system_identifier);
+	appendStringInfoString(&buf, ", \"cluster_name\": ");
+	if (plan->cluster_name)
+		escape_json(&buf, plan->cluster_name);
+	else
+		appendStringInfoString(&buf, "null");
+	appendStringInfoString(&buf, ", \"environment\": ");
+	escape_json(&buf, plan->environment);
+	appendStringInfoString(&buf, ", \"mode\": ");
+	escape_json(&buf, plan->mode);
+
+	appendStringInfoString(&buf, ", \"delete\": ");
+	json_tables(&buf, plan->delete_tables);
+	appendStringInfo(&buf, ", \"delete_rows\": " INT64_FORMAT, plan->delete_rows);
+	appendStringInfoString(&buf, ", \"preserve\": ");
+	json_tables(&buf, plan->preserve_tables);
+	appendStringInfo(&buf, ", \"preserve_rows\": " INT64_FORMAT, plan->preserve_rows);
+
+	appendStringInfoString(&buf, ", \"rebuild\": [");
+	foreach(lc, plan->cfg->rebuilds)
+	{
+		RsRebuild  *r = (RsRebuild *) lfirst(lc);
+
+		appendStringInfoString(&buf, first ? "{\"label\": " : ", {\"label\": ");
+		escape_json(&buf, r->label);
+		appendStringInfoString(&buf, ", \"command\": ");
+		escape_json(&buf, r->command);
+		appendStringInfoChar(&buf, '}');
+		first = false;
+	}
+	appendStringInfoChar(&buf, ']');
+
+	appendStringInfoString(&buf, ", \"warnings\": ");
+	json_strings(&buf, plan->warnings);
+	foreach(lc, plan->blockers)
+	{
+		RsBlocker  *b = (RsBlocker *) lfirst(lc);
+
+		blockers = lappend(blockers, b->hint
+						   ? psprintf("%s. %s", b->message, b->hint)
+						   : b->message);
+	}
+	appendStringInfoString(&buf, ", \"blockers\": ");
+	json_strings(&buf, blockers);
+	appendStringInfoString(&buf, ", \"token\": ");
+	escape_json(&buf, plan->token);
+	appendStringInfoString(&buf, ", \"execute\": ");
+	escape_json(&buf, plan->blockers
+				? "" : psprintf("SELECT reset_execute('%s', '%s');",
+								RS_CONFIRM_PHRASE, plan->token));
+	appendStringInfoChar(&buf, '}');
+	return buf.data;
+}
+
+/*
+ * reset_plan(): the dry-run plan as text.
+ */
+Datum
+reset_plan(PG_FUNCTION_ARGS)
+{
+	RsSession	s;
+	char	   *out;
+
+	rs_enter(&s);
+	SPI_connect();
+	out = rs_copy_out(render_text(build_plan(&s)));
+	SPI_finish();
+	rs_leave(&s);
+	PG_RETURN_TEXT_P(cstring_to_text(out));
+}
+
+/*
+ * reset_plan_json(): the dry-run plan as jsonb.
+ */
+Datum
+reset_plan_json(PG_FUNCTION_ARGS)
+{
+	RsSession	s;
+	char	   *out;
+
+	rs_enter(&s);
+	SPI_connect();
+	out = rs_copy_out(render_json(build_plan(&s)));
+	SPI_finish();
+	rs_leave(&s);
+	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(out)));
+}

@@ -1,0 +1,17 @@
+/*-------------------------------------------------------------------------
+ *
+ * render.h
+ *	  Small formatting helpers shared by the plan and the execute report.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef RESET_SYSTEM_RENDER_H
+#define RESET_SYSTEM_RENDER_H
+
+#include "postgres.h"
+
+extern char *rs_format_count(int64 n);
+extern char *rs_one_line(const char *s, int maxlen);
+extern char *rs_copy_out(const char *s);
+
+#endif							/* RESET_SYSTEM_RENDER_H */

@@ -1,0 +1,101 @@
+/*-------------------------------------------------------------------------
+ *
+ * reset_system.c
+ *	  Library entry point: module magic, _PG_init and the settings.
+ *
+ * The library is loaded either through shared_preload_libraries or on the
+ * first call of one of its SQL functions.  _PG_init must work in both
+ * cases and never raise an error: a dynamic background worker also loads
+ * the library through here.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <limits.h>
+
+#include "fmgr.h"
+#include "utils/guc.h"
+
+#include "compat.h"
+#include "reset_system.h"
+
+PG_MODULE_MAGIC;
+
+void		_PG_init(void);
+
+/* Settings (see README.md, "Settings") */
+char	   *rs_environment = NULL;
+int			rs_lock_timeout_ms = 5000;
+int			rs_mode = RS_MODE_TRUNCATE;
+int			rs_small_table_rows = 1000;
+
+static const struct config_enum_entry rs_mode_options[] = {
+	{"truncate", RS_MODE_TRUNCATE, false},
+	{"delete", RS_MODE_DELETE, false},
+	{NULL, 0, false}
+};
+
+/*
+ * rs_mode_name: the setting value spelled as a user would type it.
+ */
+const char *
+rs_mode_name(int mode)
+{
+	return mode == RS_MODE_DELETE ? "delete" : "truncate";
+}
+
+/*
+ * _PG_init: define the settings.
+ *
+ * reset_system.environment is PGC_SUSET: only a superuser (typically with
+ * ALTER DATABASE ... SET) may label a database, so an application role
+ * cannot relabel production as something harmless.
+ */
+void
+_PG_init(void)
+{
+	DefineCustomStringVariable("reset_system.environment",
+							   "Label of the environment this database belongs to.",
+							   "Shown in every plan and recorded with every reset. "
+							   "Set it per database with ALTER DATABASE ... SET.",
+							   &rs_environment,
+							   RS_ENV_UNSET,
+							   PGC_SUSET,
+							   0,
+							   NULL, NULL, NULL);
+
+	DefineCustomIntVariable("reset_system.lock_timeout",
+							"Longest time a reset waits for the locks on the tables it deletes.",
+							"When it runs out, the reset fails and names the sessions holding the locks.",
+							&rs_lock_timeout_ms,
+							5000,
+							1, INT_MAX,
+							PGC_USERSET,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomEnumVariable("reset_system.mode",
+							 "How a reset empties the tables it deletes.",
+							 "truncate: one TRUNCATE statement, with small trigger-free tables emptied by DELETE. "
+							 "delete: DELETE in foreign-key order, so row triggers fire.",
+							 &rs_mode,
+							 RS_MODE_TRUNCATE,
+							 rs_mode_options,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("reset_system.small_table_rows",
+							"Tables with at most this many rows are emptied with DELETE in truncate mode.",
+							"Emptying a small table with DELETE avoids creating new files for it and its indexes. "
+							"0 makes truncate mode use TRUNCATE for every non-empty table.",
+							&rs_small_table_rows,
+							1000,
+							0, INT_MAX,
+							PGC_USERSET,
+							0,
+							NULL, NULL, NULL);
+
+	rs_reserve_guc_prefix("reset_system");
+}

@@ -1,0 +1,80 @@
+# common.sh: set-up shared by test/run-tests.sh, test/demo.sh and the
+# benchmarks.  Sourced, not run.
+#
+# It installs what is missing (Debian packages), builds and installs the
+# extension from a scratch copy of the tree, and provides run_pg to run a
+# command as the PostgreSQL OS user: "postgres" when running as root
+# (initdb refuses root), the current user otherwise.
+
+set -euo pipefail
+
+PGVER=${PGVER:-15}
+PGBIN=/usr/lib/postgresql/$PGVER/bin
+PG_CONFIG=$PGBIN/pg_config
+PGXS_DIR=/usr/lib/postgresql/$PGVER/lib/pgxs
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+
+say() { printf '\n==> %s\n' "$*"; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# as_root CMD...: run CMD with root rights (directly when root, else sudo).
+as_root() {
+    if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+if [ "$(id -u)" = 0 ]; then PG_OS_USER=postgres; else PG_OS_USER=$(id -un); fi
+
+# run_pg CMD...: run CMD as the PostgreSQL OS user, with the server
+# binaries first in PATH.
+run_pg() {
+    if [ "$(id -u)" = 0 ]; then
+        runuser -u "$PG_OS_USER" -- env PATH="$PGBIN:$PATH" "$@"
+    else
+        env PATH="$PGBIN:$PATH" "$@"
+    fi
+}
+
+# install_packages [EXTRA...]: the build and test dependencies, plus EXTRA.
+install_packages() {
+    local want=(postgresql-$PGVER postgresql-server-dev-$PGVER libpq-dev
+                libcurl4-openssl-dev libjansson-dev libipc-run-perl
+                make gcc pkg-config perl "$@")
+    local missing=()
+    for p in "${want[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
+            || missing+=("$p")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        say "installing packages: ${missing[*]}"
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        as_root env DEBIAN_FRONTEND=noninteractive \
+            apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    fi
+    [ -x "$PG_CONFIG" ] || die "$PG_CONFIG not found after installing packages"
+}
+
+# make_workdir NAME: a scratch copy of the source tree that the PostgreSQL
+# OS user owns (a clone under /root is unreadable to that user).  Prints
+# its path.
+make_workdir() {
+    local dir
+    dir=$(mktemp -d "/tmp/reset_system-$1.XXXXXX")
+    tar -C "$ROOT" --exclude=.git --exclude='*.o' --exclude='*.so' \
+        --exclude=tmp_check --exclude=tmp_check_iso --exclude=results \
+        --exclude=output_iso -cf - . | tar -C "$dir" -xf -
+    if [ "$(id -u)" = 0 ]; then chown -R "$PG_OS_USER" "$dir"; fi
+    chmod 755 "$dir"
+    echo "$dir"
+}
+
+# build_and_install DIR: compile as the PostgreSQL OS user (failing on any
+# compiler warning) and install with root rights.
+build_and_install() {
+    local dir=$1 log
+    say "building reset_system"
+    log=$(run_pg make -C "$dir" -s PG_CONFIG="$PG_CONFIG" 2>&1) || { echo "$log"; die "build failed"; }
+    if echo "$log" | grep -q 'warning:'; then
+        echo "$log"; die "the build printed compiler warnings"
+    fi
+    as_root make -C "$dir" -s PG_CONFIG="$PG_CONFIG" install >/dev/null
+}
