@@ -50,3 +50,29 @@ $$;
 CREATE FUNCTION test_token() RETURNS text LANGUAGE sql AS $$
     SELECT reset_plan_json() ->> 'token'
 $$;
+-- the SQLSTATE and message of the error a statement raises
+CREATE FUNCTION test_error(cmd text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE cmd;
+    RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+    RETURN SQLSTATE || ': ' || SQLERRM;
+END
+$$;
+-- the whole error a statement raises (SQLSTATE, message, detail, hint),
+-- with plan tokens masked
+CREATE FUNCTION test_error_full(cmd text) RETURNS SETOF text LANGUAGE plpgsql AS $$
+DECLARE
+    st text; msg text; det text; hnt text;
+BEGIN
+    EXECUTE cmd;
+    RETURN NEXT 'no error';
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT,
+                            det = PG_EXCEPTION_DETAIL, hnt = PG_EXCEPTION_HINT;
+    RETURN NEXT 'SQLSTATE: ' || st;
+    RETURN NEXT 'MESSAGE:  ' || msg;
+    RETURN NEXT 'DETAIL:   ' || regexp_replace(det, '[0-9a-f]{16}', '<token>', 'g');
+    RETURN NEXT 'HINT:     ' || hnt;
+END
+$$;

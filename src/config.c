@@ -372,8 +372,10 @@ check_rebuild_command(const char *label, const char *command)
 					(errcode(ERRCODE_INVALID_TRANSACTION_TERMINATION),
 					 errmsg("rebuild step \"%s\" must not contain transaction control", label),
 					 errdetail("Rebuild steps run inside the reset's transaction; COMMIT, ROLLBACK, BEGIN and SAVEPOINT are not allowed.")));
-		if (IsA(raw->stmt, VacuumStmt) || IsA(raw->stmt, CreatedbStmt) ||
-			IsA(raw->stmt, DropdbStmt))
+		if ((IsA(raw->stmt, VacuumStmt) &&
+			 ((VacuumStmt *) raw->stmt)->is_vacuumcmd) ||
+			IsA(raw->stmt, CreatedbStmt) || IsA(raw->stmt, DropdbStmt) ||
+			IsA(raw->stmt, CreateTableSpaceStmt) || IsA(raw->stmt, DropTableSpaceStmt))
 			ereport(ERROR,
 					(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
 					 errmsg("rebuild step \"%s\" contains a statement that cannot run inside a transaction", label)));
@@ -581,7 +583,7 @@ reset_register_schema(PG_FUNCTION_ARGS)
 			   "        WHERE i.inhrelid OPERATOR(pg_catalog.=) c.oid"
 			   "          AND p.relnamespace OPERATOR(pg_catalog.=) $1)"
 			   " ORDER BY c.relname",
-			   1, argtypes, values, NULL, true, SPI_OK_SELECT);
+			   1, argtypes, values, NULL, false, SPI_OK_SELECT);
 	for (int i = 0; i < n; i++)
 	{
 		found = lappend_oid(found, rs_spi_oid(i, 0));
@@ -607,7 +609,7 @@ reset_register_schema(PG_FUNCTION_ARGS)
 		values[0] = ObjectIdGetDatum(relid);
 		if (rs_spi("SELECT action FROM reset_system.registered_tables"
 				   " WHERE tbl OPERATOR(pg_catalog.=) $1::pg_catalog.regclass",
-				   1, argtypes, values, NULL, true, SPI_OK_SELECT) > 0)
+				   1, argtypes, values, NULL, false, SPI_OK_SELECT) > 0)
 		{
 			action = pstrdup(rs_spi_text(0, 0));
 			status = "already registered, kept";
@@ -658,7 +660,7 @@ rs_load_config(RsSession *s)
 	n = rs_spi("SELECT tbl::pg_catalog.oid, registered_name, action, label, storage_columns"
 			   " FROM reset_system.registered_tables"
 			   " ORDER BY action, registered_name",
-			   0, NULL, NULL, NULL, true, SPI_OK_SELECT);
+			   0, NULL, NULL, NULL, false, SPI_OK_SELECT);
 	for (int i = 0; i < n; i++)
 	{
 		RsTable    *t = palloc0(sizeof(RsTable));
@@ -678,7 +680,7 @@ rs_load_config(RsSession *s)
 
 	n = rs_spi("SELECT label, command, position FROM reset_system.rebuild_steps"
 			   " ORDER BY position",
-			   0, NULL, NULL, NULL, true, SPI_OK_SELECT);
+			   0, NULL, NULL, NULL, false, SPI_OK_SELECT);
 	for (int i = 0; i < n; i++)
 	{
 		RsRebuild  *r = palloc0(sizeof(RsRebuild));

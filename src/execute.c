@@ -20,6 +20,7 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
@@ -150,6 +151,12 @@ reset_execute(PG_FUNCTION_ARGS)
 
 	rs_guard_phrase(phrase, RS_CONFIRM_PHRASE, "reset_execute");
 	rs_guard_writable("reset a database");
+	if (rs_mode == RS_MODE_DELETE && IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("reset_system.mode = 'delete' requires READ COMMITTED isolation"),
+				 errdetail("Under REPEATABLE READ or SERIALIZABLE a DELETE cannot see rows committed after the transaction's snapshot, so it could leave rows behind."),
+				 errhint("Run the reset in a READ COMMITTED transaction, or use reset_system.mode = 'truncate'.")));
 	if (rs_reset_running)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

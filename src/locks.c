@@ -62,7 +62,7 @@ describe_holders(Oid relid, List **pids)
 			   "   AND l.database OPERATOR(pg_catalog.=) $2"
 			   "   AND l.pid IS DISTINCT FROM pg_catalog.pg_backend_pid()"
 			   " ORDER BY l.granted DESC, l.pid",
-			   2, argtypes, values, NULL, true, SPI_OK_SELECT);
+			   2, argtypes, values, NULL, false, SPI_OK_SELECT);
 	if (n == 0)
 		return NULL;
 

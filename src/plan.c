@@ -161,7 +161,7 @@ describe_server(RsPlan *plan)
 
 	rs_spi("SELECT pg_catalog.host(pg_catalog.inet_server_addr()),"
 		   " pg_catalog.inet_server_port()",
-		   0, NULL, NULL, NULL, true, SPI_OK_SELECT);
+		   0, NULL, NULL, NULL, false, SPI_OK_SELECT);
 	if (!rs_spi_isnull(0, 0))
 	{
 		char	   *host = rs_spi_text(0, 0);
@@ -399,7 +399,7 @@ analyze_foreign_keys(RsPlan *plan)
 			   "   AND c.conparentid OPERATOR(pg_catalog.=) 0"
 			   "   AND c.confrelid OPERATOR(pg_catalog.=) ANY ($1)"
 			   " ORDER BY c.conrelid, c.conname",
-			   1, argtypes, values, NULL, true, SPI_OK_SELECT);
+			   1, argtypes, values, NULL, false, SPI_OK_SELECT);
 
 	for (int i = 0; i < n; i++)
 	{
@@ -504,7 +504,7 @@ warn_unregistered(RsPlan *plan)
 			   "          AND d.objid OPERATOR(pg_catalog.=) c.oid"
 			   "          AND d.deptype OPERATOR(pg_catalog.=) 'e')"
 			   " ORDER BY n.nspname, c.relname",
-			   1, argtypes, values, NULL, true, SPI_OK_SELECT);
+			   1, argtypes, values, NULL, false, SPI_OK_SELECT);
 	for (int i = 0; i < n; i++)
 	{
 		Oid			relid = rs_spi_oid(i, 0);
@@ -567,7 +567,7 @@ load_table_traits(RsPlan *plan)
 			   " FROM pg_catalog.pg_trigger"
 			   " WHERE NOT tgisinternal AND tgrelid OPERATOR(pg_catalog.=) ANY ($1)"
 			   " GROUP BY tgrelid ORDER BY tgrelid",
-			   1, argtypes, values, NULL, true, SPI_OK_SELECT);
+			   1, argtypes, values, NULL, false, SPI_OK_SELECT);
 	for (int i = 0; i < n; i++)
 	{
 		RsTable    *t = rs_plan_find_delete(plan, rs_spi_oid(i, 0));
@@ -621,7 +621,7 @@ count_tables(List *tables)
 			appendStringInfo(&sql, "%s(SELECT pg_catalog.count(*) FROM %s)",
 							 i > start ? ", " : "", t->qname);
 		}
-		rs_spi(sql.data, 0, NULL, NULL, NULL, true, SPI_OK_SELECT);
+		rs_spi(sql.data, 0, NULL, NULL, NULL, false, SPI_OK_SELECT);
 		for (int i = start; i < end; i++)
 		{
 			RsTable    *t = (RsTable *) list_nth(tables, i);

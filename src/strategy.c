@@ -14,7 +14,9 @@
  * reset_system.small_table_rows rows is emptied with DELETE when that is
  * certain to give the same result as TRUNCATE: a plain table without
  * inheritance children, user triggers, rules or row security, not in a
- * foreign-key cycle, and one the caller may DELETE from.  All other
+ * foreign-key cycle, and one the caller may DELETE from, in a READ
+ * COMMITTED transaction (under REPEATABLE READ a DELETE would not see rows
+ * committed after the transaction's snapshot, TRUNCATE removes them all).  All other
  * non-empty tables go into ONE multi-table TRUNCATE.  TRUNCATE requires
  * every table that references a truncated table to be truncated in the
  * same statement, so the truncated set is closed under "is referenced by".
@@ -30,6 +32,7 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "catalog/dependency.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
@@ -168,6 +171,7 @@ can_delete_small(RsTable *t, bool in_cycle)
 		!t->has_rules &&
 		!t->has_rls &&
 		!in_cycle &&
+		!IsolationUsesXactSnapshot() &&
 		pg_class_aclcheck(t->relid, GetUserId(), ACL_DELETE) == ACLCHECK_OK;
 }
 
@@ -277,7 +281,7 @@ restart_sequences(List *sequences, bool only_used)
 
 			values[0] = ObjectIdGetDatum(seq);
 			rs_spi("SELECT pg_catalog.pg_sequence_last_value($1::pg_catalog.regclass) IS NOT NULL",
-				   1, argtypes, values, NULL, true, SPI_OK_SELECT);
+				   1, argtypes, values, NULL, false, SPI_OK_SELECT);
 			if (!rs_spi_bool(0, 0))
 				continue;
 		}
@@ -295,7 +299,7 @@ static void
 check_emptied(RsTable *t)
 {
 	rs_spi(psprintf("SELECT pg_catalog.count(*) FROM %s", t->qname),
-		   0, NULL, NULL, NULL, true, SPI_OK_SELECT);
+		   0, NULL, NULL, NULL, false, SPI_OK_SELECT);
 	if (rs_spi_int64(0, 0, 0) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
