@@ -53,7 +53,7 @@ describe_holders(Oid relid, List **pids)
 	values[1] = ObjectIdGetDatum(MyDatabaseId);
 	n = rs_spi("SELECT l.pid, a.usename::pg_catalog.text, a.application_name, a.state,"
 			   " pg_catalog.date_trunc('second', pg_catalog.clock_timestamp()"
-			   "   OPERATOR(pg_catalog.-) COALESCE(a.xact_start, a.backend_start))::pg_catalog.text,"
+			   "   OPERATOR(pg_catalog.-) a.xact_start)::pg_catalog.text,"
 			   " l.mode, l.granted"
 			   " FROM pg_catalog.pg_locks l"
 			   " LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid OPERATOR(pg_catalog.=) l.pid"
@@ -90,7 +90,7 @@ describe_holders(Oid relid, List **pids)
 						 user ? user : "?",
 						 (app && app[0]) ? app : "-",
 						 state ? state : "state not visible",
-						 age ? " for " : "", age ? age : "",
+						 age ? ", transaction open for " : "", age ? age : "",
 						 granted ? "holds" : "waits for", mode);
 	}
 	return buf.data;

@@ -20,6 +20,7 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_inherits.h"
@@ -589,6 +590,16 @@ load_table_traits(RsPlan *plan)
 void
 rs_plan_analyze(RsPlan *plan)
 {
+	if (RecoveryInProgress())
+		rs_plan_add_blocker(plan, ERRCODE_READ_ONLY_SQL_TRANSACTION,
+							pstrdup("this server is a hot standby"),
+							NULL,
+							pstrdup("Run the reset on the primary server."));
+	else if (XactReadOnly)
+		rs_plan_add_blocker(plan, ERRCODE_READ_ONLY_SQL_TRANSACTION,
+							pstrdup("the current transaction is read-only"),
+							NULL,
+							pstrdup("Run the reset in a read-write transaction."));
 	if (plan->delete_tables == NIL && plan->cfg->rebuilds == NIL)
 		rs_plan_add_blocker(plan, ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
 							pstrdup("nothing is registered for deletion"),

@@ -78,3 +78,38 @@ build_and_install() {
     fi
     as_root make -C "$dir" -s PG_CONFIG="$PG_CONFIG" install >/dev/null
 }
+
+# start_cluster DIR PORT [CONF_LINE...]: initdb and start a throwaway
+# PostgreSQL instance in DIR, listening on 127.0.0.1:PORT and on a socket
+# in DIR.  Extra postgresql.conf lines may be given.  Sets PGHOST/PGPORT.
+start_cluster() {
+    local dir=$1 port=$2; shift 2
+    mkdir -p "$dir"
+    if [ "$(id -u)" = 0 ]; then chown "$PG_OS_USER" "$dir"; fi
+    run_pg initdb -D "$dir/data" -A trust -U postgres --no-sync -E UTF8 --locale=C >"$dir/initdb.log" 2>&1 \
+        || { cat "$dir/initdb.log"; die "initdb failed"; }
+    {
+        echo "port = $port"
+        echo "listen_addresses = '127.0.0.1'"
+        echo "unix_socket_directories = '$dir'"
+        echo "max_worker_processes = 16"
+        for line in "$@"; do echo "$line"; done
+    } | run_pg tee -a "$dir/data/postgresql.conf" >/dev/null
+    run_pg pg_ctl -D "$dir/data" -l "$dir/server.log" -w start >/dev/null \
+        || { cat "$dir/server.log"; die "could not start the server in $dir"; }
+    export PGHOST=$dir PGPORT=$port PGUSER=postgres
+}
+
+# stop_cluster DIR: stop the instance started by start_cluster.
+stop_cluster() {
+    run_pg pg_ctl -D "$1/data" -m fast -w stop >/dev/null 2>&1 || true
+}
+
+# free_port: a TCP port nobody listens on (from 20000 up).
+free_port() {
+    local p
+    for p in $(seq 25432 25532); do
+        if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then echo "$p"; return; fi
+    done
+    die "no free port found"
+}
