@@ -39,12 +39,14 @@ DROP ROLE rs_app_role;
 SET reset_system.enviroment = 'typo';
 
 -- Helpers for the following tests: the plan text with the parts that vary
--- from run to run (server address, system identifier, token) masked.
+-- from run to run (server address, system identifier, token, storage
+-- directory) masked.
 CREATE FUNCTION test_plan() RETURNS TABLE (line text) LANGUAGE sql AS $$
-    SELECT regexp_replace(regexp_replace(regexp_replace(line,
+    SELECT regexp_replace(regexp_replace(regexp_replace(regexp_replace(line,
              '@ .*$', '@ <server>'),
              'system identifier [0-9]+', 'system identifier <sysid>'),
-             '[0-9a-f]{16}', '<token>', 'g')
+             '[0-9a-f]{16}', '<token>', 'g'),
+             'directory /[^:]*media', 'directory <media>')
     FROM regexp_split_to_table(reset_plan(), E'\n') AS line
 $$;
 CREATE FUNCTION test_token() RETURNS text LANGUAGE sql AS $$
@@ -76,3 +78,10 @@ EXCEPTION WHEN OTHERS THEN
     RETURN NEXT 'HINT:     ' || hnt;
 END
 $$;
+
+-- A storage directory for the tests, next to the temporary instance's data
+-- directory (never inside it: that is refused).
+SELECT regexp_replace(current_setting('data_directory'), '/[^/]+$', '') || '/media' AS media_dir \gset
+SELECT 'mkdir -p ' || :'media_dir' AS mkdir_media \gset
+COPY (SELECT 1) TO PROGRAM :'mkdir_media';
+SELECT reset_configure_storage('file', jsonb_build_object('root', :'media_dir')) = 'directory ' || :'media_dir' AS storage_configured;

@@ -55,6 +55,14 @@
 #define get_partition_parent_compat(relid) get_partition_parent(relid)
 #endif
 
+/* A uniformly distributed double in [0, 1), for retry jitter. */
+#if PG_VERSION_NUM >= 150000
+#include "common/pg_prng.h"
+#define rs_random_fraction() pg_prng_double(&pg_global_prng_state)
+#else
+#define rs_random_fraction() ((double) random() / ((double) MAX_RANDOM_VALUE + 1))
+#endif
+
 /* The xid8 type (FullTransactionId at SQL level) exists from 13 on. */
 #define RS_HAVE_XID8 1
 

@@ -31,6 +31,7 @@
 #include "config.h"
 #include "internal.h"
 #include "reset_system.h"
+#include "storage_config.h"
 
 PG_FUNCTION_INFO_V1(reset_register_table);
 PG_FUNCTION_INFO_V1(reset_register_rebuild);
@@ -646,7 +647,8 @@ reset_register_schema(PG_FUNCTION_ARGS)
 }
 
 /*
- * rs_load_config: read the registrations (inside an SPI connection).
+ * rs_load_config: read the registrations (inside an SPI connection),
+ * with the extension owner's rights when s is given.
  * Tables come back ordered by action (delete first) and registered name;
  * rebuild steps in registration order.
  */
@@ -656,7 +658,8 @@ rs_load_config(RsSession *s)
 	RsConfig   *cfg = palloc0(sizeof(RsConfig));
 	int			n;
 
-	rs_as_owner_begin(s);
+	if (s)
+		rs_as_owner_begin(s);
 	n = rs_spi("SELECT tbl::pg_catalog.oid, registered_name, action, label, storage_columns"
 			   " FROM reset_system.registered_tables"
 			   " ORDER BY action, registered_name",
@@ -691,13 +694,14 @@ rs_load_config(RsSession *s)
 		r->count = -1;
 		cfg->rebuilds = lappend(cfg->rebuilds, r);
 	}
-	rs_as_owner_end(s);
+	if (s)
+		rs_as_owner_end(s);
 	return cfg;
 }
 
 /*
- * reset_config(): everything registered, one row per table and per
- * rebuild step.
+ * reset_config(): everything registered, one row per table, rebuild
+ * step, storage backend and prefix.
  */
 Datum
 reset_config(PG_FUNCTION_ARGS)
@@ -706,6 +710,7 @@ reset_config(PG_FUNCTION_ARGS)
 	TupleDesc	tupdesc;
 	Tuplestorestate *store;
 	RsConfig   *cfg;
+	RsStorageConfig *storage;
 	ListCell   *lc;
 
 	store = rs_srf_begin(fcinfo, &tupdesc);
@@ -751,6 +756,35 @@ reset_config(PG_FUNCTION_ARGS)
 		v[4] = CStringGetTextDatum(r->command);
 		v[5] = Int32GetDatum(r->position);
 		tuplestore_putvalues(store, tupdesc, v, nulls);
+	}
+
+	storage = rs_storage_config_load(&s);
+	if (storage && storage->backend)
+	{
+		Datum		v[6];
+		bool		nulls[6] = {false, false, false, true, false, true};
+
+		v[0] = CStringGetTextDatum("storage");
+		v[1] = CStringGetTextDatum(storage->backend);
+		v[2] = CStringGetTextDatum("purge");
+		v[4] = CStringGetTextDatum(storage->foreign
+								   ? psprintf("%s (configured on another server or database: confirm with reset_configure_storage)",
+											  storage->location)
+								   : storage->location);
+		tuplestore_putvalues(store, tupdesc, v, nulls);
+	}
+	if (storage)
+	{
+		foreach(lc, storage->prefixes)
+		{
+			Datum		v[6];
+			bool		nulls[6] = {false, false, false, true, true, true};
+
+			v[0] = CStringGetTextDatum("prefix");
+			v[1] = CStringGetTextDatum((char *) lfirst(lc));
+			v[2] = CStringGetTextDatum("purge");
+			tuplestore_putvalues(store, tupdesc, v, nulls);
+		}
 	}
 	SPI_finish();
 	rs_leave(&s);

@@ -28,10 +28,12 @@
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
+#include "commit_hook.h"
 #include "guards.h"
 #include "history.h"
 #include "locks.h"
 #include "plan.h"
+#include "queue.h"
 #include "rebuild.h"
 #include "render.h"
 #include "reset_system.h"
@@ -96,6 +98,8 @@ do_reset(RsSession *s, const char *token)
 	StringInfoData report;
 	ListCell   *lc;
 	int64		history_id;
+	int64		reset_id;
+	int64		queued = 0;
 
 	plan = rs_plan_load(s);
 	check_token(plan, token);
@@ -106,6 +110,10 @@ do_reset(RsSession *s, const char *token)
 	rs_plan_raise_blockers(plan);
 	rs_plan_count(plan);
 	rs_strategy_decide(plan);
+
+	reset_id = rs_history_reserve_id(s);
+	if (plan->uses_storage)
+		queued = rs_queue_capture(s, plan, reset_id);
 
 	rs_strategy_run(plan);
 
@@ -120,6 +128,23 @@ do_reset(RsSession *s, const char *token)
 
 	rs_run_rebuilds(s, plan, &report);
 
+	if (plan->uses_storage)
+	{
+		int64		spared = rs_queue_spare(s, plan, reset_id);
+
+		queued -= spared;
+		report_line(&report,
+					psprintf("Queued %s storage object(s) for purge after commit%s.",
+							 rs_format_count(queued),
+							 spared > 0 ? psprintf(" (%s kept: still referenced by preserved or rebuilt rows)",
+												   rs_format_count(spared)) : ""));
+		if (plan->storage->prefixes)
+			report_line(&report,
+						psprintf("Queued %d prefix(es) for purge after commit.",
+								 list_length(plan->storage->prefixes)));
+	}
+	rs_commit_hook_mark_reset();
+
 	foreach(lc, plan->preserve_tables)
 	{
 		RsTable    *t = (RsTable *) lfirst(lc);
@@ -128,7 +153,8 @@ do_reset(RsSession *s, const char *token)
 									  rs_format_count(t->rows), t->label));
 	}
 
-	history_id = rs_history_record(s, plan, started);
+	history_id = rs_history_record(s, plan, reset_id, started, queued,
+								   plan->uses_storage && plan->storage->prefixes != NIL);
 	report_line(&report, psprintf("Recorded as reset " INT64_FORMAT " in reset_system.history.",
 								  history_id));
 	report_line(&report, "System reset complete.");

@@ -15,6 +15,9 @@
 #include "internal.h"
 #include "plan.h"
 
-extern int64 rs_history_record(RsSession *s, RsPlan *plan, TimestampTz started);
+extern int64 rs_history_reserve_id(RsSession *s);
+extern int64 rs_history_record(RsSession *s, RsPlan *plan, int64 id,
+							   TimestampTz started, int64 purge_objects,
+							   bool purge_prefixes);
 
 #endif							/* RESET_SYSTEM_HISTORY_H */

@@ -55,5 +55,7 @@ extern Tuplestorestate *rs_srf_begin(FunctionCallInfo fcinfo, TupleDesc *tupdesc
 /* Arrays of text */
 extern List *rs_text_array_to_list(Datum array);
 extern Datum rs_list_to_text_array(List *strings);
+extern Datum rs_text_array_n(char **values, int n);
+extern Datum rs_int8_array_n(int64 *values, int n);
 
 #endif							/* RESET_SYSTEM_INTERNAL_H */

@@ -36,6 +36,7 @@
 #include "utils/syscache.h"
 
 #include "plan.h"
+#include "queue.h"
 #include "reset_system.h"
 
 /* Postgres allows at most 1664 target columns; count in chunks. */
@@ -332,6 +333,14 @@ compute_token(RsPlan *plan)
 
 		appendStringInfo(&canon, "rebuild\t%s\t%s\n", r->label, r->command);
 	}
+	if (plan->storage)
+	{
+		appendStringInfo(&canon, "storage\t%s\t%s\n",
+						 plan->storage->backend ? plan->storage->backend : "",
+						 plan->storage->options ? plan->storage->options : "");
+		foreach(lc, plan->storage->prefixes)
+			appendStringInfo(&canon, "prefix\t%s\n", (char *) lfirst(lc));
+	}
 
 	digest = DatumGetByteaPP(OidFunctionCall1(F_SHA256,
 											  PointerGetDatum(cstring_to_text_with_len(canon.data, canon.len))));
@@ -356,6 +365,15 @@ rs_plan_load(RsSession *s)
 	plan->mode = rs_mode_name(rs_mode);
 	describe_server(plan);
 	resolve_tables(plan);
+	plan->storage = rs_storage_config_load(s);
+	plan->uses_storage = plan->storage != NULL && plan->storage->prefixes != NIL;
+	{
+		ListCell   *lc;
+
+		foreach(lc, plan->delete_tables)
+			if (((RsTable *) lfirst(lc))->storage_columns != NIL)
+				plan->uses_storage = true;
+	}
 	compute_token(plan);
 	return plan;
 }
@@ -585,6 +603,37 @@ load_table_traits(RsPlan *plan)
 }
 
 /*
+ * analyze_storage: a reset that would queue storage purges needs a usable
+ * storage configuration, or the files of deleted rows would be orphaned.
+ */
+static void
+analyze_storage(RsPlan *plan)
+{
+	RsStorageConfig *st = plan->storage;
+
+	if (!plan->uses_storage)
+		return;
+	if (st == NULL || st->backend == NULL)
+		rs_plan_add_blocker(plan, ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+							pstrdup("storage columns or prefixes are registered, but no storage backend is configured"),
+							pstrdup("The files of deleted rows would be left behind in storage."),
+							pstrdup("Configure it as a superuser, for example: "
+									"SELECT reset_configure_storage('file', '{\"root\": \"/srv/app/media\"}'); "
+									"or register the tables again without storage columns."));
+	else if (st->driver == NULL)
+		rs_plan_add_blocker(plan, ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+							psprintf("storage backend \"%s\" is not known to this version of reset_system", st->backend),
+							NULL,
+							psprintf("Available backends: %s.", rs_storage_driver_names()));
+	else if (st->foreign)
+		rs_plan_add_blocker(plan, ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+							pstrdup("the storage configuration was made on another server or in another database"),
+							pstrdup("This database looks like a restored copy; its storage configuration may point at another deployment's files."),
+							psprintf("Check the location (%s), then confirm it as a superuser: SELECT reset_configure_storage('%s', '%s');",
+									 st->location, st->backend, st->options));
+}
+
+/*
  * rs_plan_analyze: blockers and warnings that depend on the catalogs.
  */
 void
@@ -608,6 +657,7 @@ rs_plan_analyze(RsPlan *plan)
 	analyze_foreign_keys(plan);
 	load_table_traits(plan);
 	warn_unregistered(plan);
+	analyze_storage(plan);
 }
 
 /*
@@ -661,5 +711,6 @@ rs_plan_count(RsPlan *plan)
 		plan->delete_rows += ((RsTable *) lfirst(lc))->rows;
 	foreach(lc, plan->preserve_tables)
 		plan->preserve_rows += ((RsTable *) lfirst(lc))->rows;
+	plan->purge_objects = plan->uses_storage ? rs_queue_plan_count(plan) : 0;
 	plan->counted = true;
 }

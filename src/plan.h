@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "internal.h"
+#include "storage_config.h"
 
 #define RS_TOKEN_LEN 16
 
@@ -55,6 +56,10 @@ typedef struct RsPlan
 
 	List	   *warnings;		/* char * */
 	List	   *blockers;		/* RsBlocker * */
+
+	RsStorageConfig *storage;	/* NULL: no storage and no prefixes */
+	bool		uses_storage;	/* storage columns or prefixes registered */
+	int64		purge_objects;	/* keys a reset would queue (upper bound) */
 
 	bool		counted;
 	int64		delete_rows;

@@ -62,6 +62,33 @@ append_tables(StringInfo buf, List *tables)
 }
 
 /*
+ * append_purge: what the storage purge after commit will do.
+ */
+static void
+append_purge(StringInfo buf, RsPlan *plan)
+{
+	RsStorageConfig *st = plan->storage;
+	ListCell   *lc;
+
+	if (!plan->uses_storage)
+	{
+		appendStringInfoString(buf, "Will PURGE: nothing (no storage columns or prefixes registered)\n");
+		return;
+	}
+	if (st && st->backend)
+		appendStringInfo(buf, "Will PURGE after commit, from %s:\n", st->location);
+	else
+		appendStringInfoString(buf, "Will PURGE after commit (storage is not configured, see Blockers):\n");
+	appendStringInfo(buf, "  up to %s object(s): keys in the storage columns of deleted rows,"
+					 " except keys still referenced by preserved or rebuilt rows\n",
+					 rs_format_count(plan->purge_objects));
+	if (st)
+		foreach(lc, st->prefixes)
+			appendStringInfo(buf, "  every object under prefix \"%s\", except keys still referenced\n",
+							 (char *) lfirst(lc));
+}
+
+/*
  * render_text: the plan as a human reads it.
  */
 static char *
@@ -116,6 +143,8 @@ render_text(RsPlan *plan)
 						 list_length(plan->preserve_tables));
 		append_tables(&buf, plan->preserve_tables);
 	}
+
+	append_purge(&buf, plan);
 
 	if (plan->warnings == NIL)
 		appendStringInfoString(&buf, "\nWarnings: none\n");
@@ -244,6 +273,27 @@ render_json(RsPlan *plan)
 		first = false;
 	}
 	appendStringInfoChar(&buf, ']');
+
+	appendStringInfoString(&buf, ", \"purge\": ");
+	if (!plan->uses_storage)
+		appendStringInfoString(&buf, "null");
+	else
+	{
+		appendStringInfoString(&buf, "{\"backend\": ");
+		if (plan->storage && plan->storage->backend)
+			escape_json(&buf, plan->storage->backend);
+		else
+			appendStringInfoString(&buf, "null");
+		appendStringInfoString(&buf, ", \"location\": ");
+		if (plan->storage && plan->storage->backend)
+			escape_json(&buf, plan->storage->location);
+		else
+			appendStringInfoString(&buf, "null");
+		appendStringInfo(&buf, ", \"objects\": " INT64_FORMAT ", \"prefixes\": ",
+						 plan->purge_objects);
+		json_strings(&buf, plan->storage ? plan->storage->prefixes : NIL);
+		appendStringInfoChar(&buf, '}');
+	}
 
 	appendStringInfoString(&buf, ", \"warnings\": ");
 	json_strings(&buf, plan->warnings);

@@ -15,10 +15,15 @@
 #include <limits.h>
 
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "utils/guc.h"
 
+#include "commit_hook.h"
 #include "compat.h"
+#include "purge.h"
 #include "reset_system.h"
+#include "shmem.h"
+#include "worker.h"
 
 PG_MODULE_MAGIC;
 
@@ -29,6 +34,12 @@ char	   *rs_environment = NULL;
 int			rs_lock_timeout_ms = 5000;
 int			rs_mode = RS_MODE_TRUNCATE;
 int			rs_small_table_rows = 1000;
+int			rs_purge_naptime_s = 60;
+int			rs_purge_batch_size = 0;
+int			rs_purge_max_attempts = 10;
+int			rs_purge_retry_base_ms = 1000;
+int			rs_purge_retry_max_ms = 300000;
+bool		rs_purge_paused = false;
 
 static const struct config_enum_entry rs_mode_options[] = {
 	{"truncate", RS_MODE_TRUNCATE, false},
@@ -46,7 +57,60 @@ rs_mode_name(int mode)
 }
 
 /*
- * _PG_init: define the settings.
+ * define_purge_settings: the settings of the purge worker.  They are read
+ * by the worker, so they are set in postgresql.conf or with ALTER SYSTEM
+ * and take effect on reload.
+ */
+static void
+define_purge_settings(void)
+{
+	DefineCustomIntVariable("reset_system.purge_naptime",
+							"How often the launcher looks for pending purges, and the longest a worker sleeps.",
+							NULL,
+							&rs_purge_naptime_s,
+							60, 1, 86400,
+							PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("reset_system.purge_batch_size",
+							"Queue rows a purge worker handles per transaction (0: the backend's own batch size).",
+							NULL,
+							&rs_purge_batch_size,
+							0, 0, 100000,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("reset_system.purge_max_attempts",
+							"Attempts before a storage object is marked failed.",
+							NULL,
+							&rs_purge_max_attempts,
+							10, 1, 1000,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("reset_system.purge_retry_base",
+							"Delay before the first retry of a failed storage delete; it doubles with every attempt.",
+							NULL,
+							&rs_purge_retry_base_ms,
+							1000, 1, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("reset_system.purge_retry_max",
+							"Longest delay between two retries of a storage delete.",
+							NULL,
+							&rs_purge_retry_max_ms,
+							300000, 1, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomBoolVariable("reset_system.purge_paused",
+							 "Pause every purge worker (the queue keeps the work).",
+							 NULL,
+							 &rs_purge_paused,
+							 false,
+							 PGC_SIGHUP, 0,
+							 NULL, NULL, NULL);
+}
+
+/*
+ * _PG_init: define the settings, install the commit hook, and, when
+ * preloaded, set up shared memory and the purge launcher.
  *
  * reset_system.environment is PGC_SUSET: only a superuser (typically with
  * ALTER DATABASE ... SET) may label a database, so an application role
@@ -97,5 +161,13 @@ _PG_init(void)
 							0,
 							NULL, NULL, NULL);
 
+	define_purge_settings();
 	rs_reserve_guc_prefix("reset_system");
+
+	rs_commit_hook_register();
+	if (process_shared_preload_libraries_in_progress)
+	{
+		rs_shmem_init();
+		rs_launcher_register();
+	}
 }

@@ -29,7 +29,8 @@
  */
 #define ERRCODE_RS_PHRASE_MISMATCH	MAKE_SQLSTATE('R','S','0','0','1')
 #define ERRCODE_RS_PLAN_CHANGED		MAKE_SQLSTATE('R','S','0','0','2')
-#define ERRCODE_RS_REBUILD_FAILED	MAKE_SQLSTATE('R','S','0','0','3')
+#define ERRCODE_RS_PURGE_FAILED		MAKE_SQLSTATE('R','S','0','0','4')
+#define ERRCODE_RS_PURGE_TIMEOUT	MAKE_SQLSTATE('R','S','0','0','5')
 
 /* Values of reset_system.mode */
 typedef enum RsMode

@@ -1,0 +1,630 @@
+/*-------------------------------------------------------------------------
+ *
+ * purge.c
+ *	  One round of the purge worker: claim a batch of due queue rows, act
+ *	  on storage through the configured backend, record the outcome, and
+ *	  commit.
+ *
+ * Rows are claimed with FOR UPDATE SKIP LOCKED inside the round's
+ * transaction and their outcome is written in the same transaction, so a
+ * crash at any point leaves them pending (nothing is lost) and two workers
+ * never work on the same row.  Delivery is at least once; every backend
+ * treats "already gone" as done, so a repeated delete is harmless.
+ *
+ * Before deleting, keys that a row of a registered table references again
+ * (the application may have re-created the same key since the reset) are
+ * kept, never deleted.
+ *
+ * A transient failure is retried with exponential backoff and jitter
+ * (reset_system.purge_retry_base, reset_system.purge_retry_max) up to
+ * reset_system.purge_max_attempts; then the row is "failed" with the
+ * error text.  Nothing is dropped silently.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/lmgr.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+
+#include "compat.h"
+#include "config.h"
+#include "purge.h"
+#include "queue.h"
+#include "reset_system.h"
+#include "storage_config.h"
+
+/* Outcome labels recorded in purge_queue.outcome */
+#define OUTCOME_DELETED		"deleted"
+#define OUTCOME_MISSING		"already gone"
+#define OUTCOME_KEPT		"kept: referenced again"
+
+/* A claimed queue row */
+typedef struct QueueRow
+{
+	int64		id;
+	int64		reset_id;
+	bool		is_prefix;
+	char	   *key;
+	char	   *phase;
+	int			attempts;
+} QueueRow;
+
+/* Outcomes to write back, as parallel arrays */
+typedef struct Outcomes
+{
+	int			n;
+	int64	   *ids;
+	char	  **states;
+	char	  **outcomes;
+	char	  **errors;
+	int64	   *delays_ms;
+	int64	   *tried;
+} Outcomes;
+
+/*
+ * retry_delay_ms: exponential backoff with jitter for the given attempt
+ * number (1 = first retry): half the capped exponential delay, plus a
+ * random share of the other half.
+ */
+static int64
+retry_delay_ms(int attempt)
+{
+	double		delay = (double) rs_purge_retry_base_ms;
+
+	for (int i = 1; i < attempt && delay < rs_purge_retry_max_ms; i++)
+		delay *= 2;
+	delay = Min(delay, (double) rs_purge_retry_max_ms);
+	return (int64) (delay / 2 + rs_random_fraction() * delay / 2);
+}
+
+/*
+ * outcome_add: record what happened to one row.
+ */
+static void
+outcome_add(Outcomes *o, QueueRow *row, RsObjectResult result, const char *outcome,
+			const char *error, bool counts_as_attempt)
+{
+	int			i = o->n++;
+	int			attempts = row->attempts + (counts_as_attempt ? 1 : 0);
+
+	o->ids[i] = row->id;
+	o->errors[i] = error ? pstrdup(error) : NULL;
+	o->outcomes[i] = outcome ? pstrdup(outcome) : NULL;
+	o->delays_ms[i] = 0;
+	o->tried[i] = counts_as_attempt ? 1 : 0;
+	switch (result)
+	{
+		case RS_OBJ_DELETED:
+		case RS_OBJ_MISSING:
+			o->states[i] = "done";
+			break;
+		case RS_OBJ_FAILED:
+			o->states[i] = "failed";
+			break;
+		case RS_OBJ_RETRY:
+		default:
+			if (attempts >= rs_purge_max_attempts)
+			{
+				o->states[i] = "failed";
+				o->errors[i] = psprintf("gave up after %d attempt(s): %s", attempts,
+										error ? error : "unknown error");
+			}
+			else
+			{
+				o->states[i] = "pending";
+				o->delays_ms[i] = retry_delay_ms(attempts);
+			}
+			break;
+	}
+}
+
+/*
+ * outcomes_write: one UPDATE for the whole batch.
+ */
+static void
+outcomes_write(Outcomes *o)
+{
+	Oid			argtypes[6] = {INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
+		INT8ARRAYOID, INT8ARRAYOID};
+	Datum		values[6];
+
+	if (o->n == 0)
+		return;
+	values[0] = rs_int8_array_n(o->ids, o->n);
+	values[1] = rs_text_array_n(o->states, o->n);
+	values[2] = rs_text_array_n(o->outcomes, o->n);
+	values[3] = rs_text_array_n(o->errors, o->n);
+	values[4] = rs_int8_array_n(o->delays_ms, o->n);
+	values[5] = rs_int8_array_n(o->tried, o->n);
+	rs_spi("UPDATE reset_system.purge_queue q SET"
+		   " state = u.state, outcome = u.outcome, last_error = u.error,"
+		   " attempts = q.attempts OPERATOR(pg_catalog.+) u.tried::pg_catalog.int4,"
+		   " next_attempt_at = CASE WHEN u.state OPERATOR(pg_catalog.=) 'pending'"
+		   "   THEN pg_catalog.clock_timestamp() OPERATOR(pg_catalog.+)"
+		   "        pg_catalog.make_interval(secs => u.delay_ms OPERATOR(pg_catalog./) 1000.0)"
+		   "   ELSE q.next_attempt_at END,"
+		   " done_at = CASE WHEN u.state OPERATOR(pg_catalog.<>) 'pending'"
+		   "   THEN pg_catalog.clock_timestamp() END"
+		   " FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3),"
+		   "   pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6))"
+		   "   AS u(id, state, outcome, error, delay_ms, tried)"
+		   " WHERE q.id OPERATOR(pg_catalog.=) u.id",
+		   6, argtypes, values, NULL, false, SPI_OK_UPDATE);
+}
+
+/*
+ * outcomes_alloc: room for n outcomes.
+ */
+static Outcomes *
+outcomes_alloc(int n)
+{
+	Outcomes   *o = palloc0(sizeof(Outcomes));
+
+	n = Max(n, 1);
+	o->ids = palloc(sizeof(int64) * n);
+	o->states = palloc(sizeof(char *) * n);
+	o->outcomes = palloc(sizeof(char *) * n);
+	o->errors = palloc(sizeof(char *) * n);
+	o->delays_ms = palloc(sizeof(int64) * n);
+	o->tried = palloc(sizeof(int64) * n);
+	return o;
+}
+
+/*
+ * referenced_sources: the storage columns of every registered table that
+ * still exists, as one UNION ALL query text, or NULL.
+ */
+static char *
+referenced_sources(void)
+{
+	RsConfig   *cfg = rs_load_config(NULL);
+	List	   *tables = NIL;
+	ListCell   *lc;
+
+	foreach(lc, cfg->tables)
+	{
+		RsTable    *t = (RsTable *) lfirst(lc);
+
+		if (t->storage_columns == NIL)
+			continue;
+		t->qname = rs_qualified_name(t->relid, true);
+		if (t->qname)
+			tables = lappend(tables, t);
+	}
+	return rs_queue_key_sources(tables, true);
+}
+
+/*
+ * referenced_keys: which of the keys a row of a registered table
+ * references now.  Returns a List of the indexes into keys that are.
+ */
+static List *
+referenced_keys(const char *sources, char **keys, int n)
+{
+	Oid			argtypes[1] = {TEXTARRAYOID};
+	Datum		values[1];
+	List	   *result = NIL;
+	int			found;
+
+	if (sources == NULL || n == 0)
+		return NIL;
+	values[0] = rs_text_array_n(keys, n);
+	found = rs_spi(psprintf("SELECT i::pg_catalog.int4 FROM pg_catalog.unnest($1) WITH ORDINALITY AS q(k, i)"
+							" WHERE q.k IN (%s)", sources),
+				   1, argtypes, values, NULL, false, SPI_OK_SELECT);
+	for (int i = 0; i < found; i++)
+	{
+		bool		isnull;
+
+		result = lappend_int(result, DatumGetInt32(rs_spi_datum(i, 0, &isnull)) - 1);
+	}
+	return result;
+}
+
+/*
+ * purge_objects: delete the object rows of the batch.
+ */
+static void
+purge_objects(const RsStorageDriver *driver, void *state, const char *sources,
+			  QueueRow **rows, int n, Outcomes *out)
+{
+	char	  **keys = palloc(sizeof(char *) * Max(n, 1));
+	bool	   *kept = palloc0(sizeof(bool) * Max(n, 1));
+	RsObject   *objs = palloc0(sizeof(RsObject) * Max(n, 1));
+	int			nobjs = 0;
+	int		   *objrow = palloc(sizeof(int) * Max(n, 1));
+	ListCell   *lc;
+
+	for (int i = 0; i < n; i++)
+		keys[i] = rows[i]->key;
+	foreach(lc, referenced_keys(sources, keys, n))
+		kept[lfirst_int(lc)] = true;
+
+	for (int i = 0; i < n; i++)
+	{
+		if (kept[i])
+		{
+			outcome_add(out, rows[i], RS_OBJ_DELETED, OUTCOME_KEPT, NULL, false);
+			continue;
+		}
+		objs[nobjs].key = rows[i]->key;
+		objrow[nobjs] = i;
+		nobjs++;
+	}
+	if (nobjs > 0)
+		driver->delete_objects(state, objs, nobjs);
+	for (int j = 0; j < nobjs; j++)
+	{
+		RsObject   *o = &objs[j];
+
+		outcome_add(out, rows[objrow[j]], o->result,
+					o->result == RS_OBJ_DELETED ? OUTCOME_DELETED :
+					o->result == RS_OBJ_MISSING ? OUTCOME_MISSING : NULL,
+					o->error, true);
+	}
+}
+
+/* State of one prefix listing */
+typedef struct ListState
+{
+	QueueRow   *prefix;
+	char	  **keys;
+	int			nkeys;
+	int			cap;
+	int64		listed;
+	MemoryContext cxt;
+} ListState;
+
+/*
+ * list_flush: queue the keys listed so far.
+ */
+static void
+list_flush(ListState *ls)
+{
+	Oid			argtypes[3] = {INT8OID, INT8OID, TEXTARRAYOID};
+	Datum		values[3];
+
+	if (ls->nkeys == 0)
+		return;
+	values[0] = Int64GetDatum(ls->prefix->reset_id);
+	values[1] = Int64GetDatum(ls->prefix->id);
+	values[2] = rs_text_array_n(ls->keys, ls->nkeys);
+	rs_spi("INSERT INTO reset_system.purge_queue (reset_id, kind, key, prefix_id)"
+		   " SELECT $1, 'object', k, $2 FROM pg_catalog.unnest($3) AS k"
+		   " ON CONFLICT (reset_id, kind, key) DO NOTHING",
+		   3, argtypes, values, NULL, false, SPI_OK_INSERT);
+	ls->listed += ls->nkeys;
+	ls->nkeys = 0;
+	MemoryContextReset(ls->cxt);
+}
+
+/*
+ * list_callback: one listed object.
+ */
+static bool
+list_callback(const char *key, void *arg)
+{
+	ListState  *ls = (ListState *) arg;
+
+	ls->keys[ls->nkeys++] = MemoryContextStrdup(ls->cxt, key);
+	if (ls->nkeys == ls->cap)
+		list_flush(ls);
+	return true;
+}
+
+/*
+ * purge_prefix: a prefix row.  Phase "list" queues every object under the
+ * prefix (keeping those still referenced) and moves on to "cleanup";
+ * "cleanup" waits until those objects are handled, then lets the backend
+ * tidy up and marks the prefix done.
+ */
+static void
+purge_prefix(const RsStorageDriver *driver, void *state, const char *sources,
+			 QueueRow *row, Outcomes *out)
+{
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1];
+
+	values[0] = Int64GetDatum(row->id);
+	if (strcmp(row->phase, "list") == 0)
+	{
+		ListState	ls;
+		char	   *error;
+
+		memset(&ls, 0, sizeof(ls));
+		ls.prefix = row;
+		ls.cap = 1000;
+		ls.keys = palloc(sizeof(char *) * ls.cap);
+		ls.cxt = AllocSetContextCreate(CurrentMemoryContext, "reset_system prefix listing",
+									   ALLOCSET_DEFAULT_SIZES);
+		error = driver->list_prefix(state, row->key, list_callback, &ls);
+		if (error == NULL)
+			list_flush(&ls);
+		MemoryContextDelete(ls.cxt);
+		if (error != NULL)
+		{
+			/* the queued part rolls back with nothing else done */
+			outcome_add(out, row, RS_OBJ_RETRY, NULL,
+						psprintf("listing prefix \"%s\" failed: %s", row->key, error), true);
+			rs_spi("DELETE FROM reset_system.purge_queue WHERE prefix_id OPERATOR(pg_catalog.=) $1",
+				   1, argtypes, values, NULL, false, SPI_OK_DELETE);
+			return;
+		}
+		if (sources)
+			rs_spi(psprintf("UPDATE reset_system.purge_queue SET state = 'done', outcome = '%s',"
+							" done_at = pg_catalog.clock_timestamp()"
+							" WHERE prefix_id OPERATOR(pg_catalog.=) $1"
+							"   AND state OPERATOR(pg_catalog.=) 'pending'"
+							"   AND key IN (%s)", OUTCOME_KEPT, sources),
+				   1, argtypes, values, NULL, false, SPI_OK_UPDATE);
+		rs_spi("UPDATE reset_system.purge_queue SET phase = 'cleanup',"
+			   " next_attempt_at = pg_catalog.clock_timestamp(), last_error = NULL"
+			   " WHERE id OPERATOR(pg_catalog.=) $1",
+			   1, argtypes, values, NULL, false, SPI_OK_UPDATE);
+		elog(LOG, "reset_system: reset " INT64_FORMAT ": listed " INT64_FORMAT " object(s) under prefix \"%s\"",
+			 row->reset_id, ls.listed, row->key);
+		return;
+	}
+
+	/* cleanup phase */
+	rs_spi("SELECT pg_catalog.count(*) FROM reset_system.purge_queue"
+		   " WHERE prefix_id OPERATOR(pg_catalog.=) $1 AND state OPERATOR(pg_catalog.=) 'pending'",
+		   1, argtypes, values, NULL, false, SPI_OK_SELECT);
+	if (rs_spi_int64(0, 0, 0) > 0)
+	{
+		rs_spi("UPDATE reset_system.purge_queue SET next_attempt_at ="
+			   " pg_catalog.clock_timestamp() OPERATOR(pg_catalog.+) interval '1 second'"
+			   " WHERE id OPERATOR(pg_catalog.=) $1",
+			   1, argtypes, values, NULL, false, SPI_OK_UPDATE);
+		return;
+	}
+	if (driver->cleanup_prefix)
+		driver->cleanup_prefix(state, row->key);
+	outcome_add(out, row, RS_OBJ_DELETED, "purged", NULL, false);
+}
+
+/*
+ * finish_resets: record in the history the resets whose purge has no
+ * pending row left.
+ */
+static void
+finish_resets(List *reset_ids)
+{
+	ListCell   *lc;
+
+	foreach(lc, reset_ids)
+	{
+		Oid			argtypes[1] = {INT8OID};
+		Datum		values[1];
+
+		values[0] = Int64GetDatum(*(int64 *) lfirst(lc));
+		if (rs_spi("UPDATE reset_system.history h SET purged = s.purged,"
+				   " purge_failed = s.failed, purge_finished_at = pg_catalog.clock_timestamp()"
+				   " FROM (SELECT"
+				   "   pg_catalog.count(*) FILTER (WHERE kind OPERATOR(pg_catalog.=) 'object'"
+				   "     AND outcome OPERATOR(pg_catalog.=) ANY (ARRAY['" OUTCOME_DELETED "', '" OUTCOME_MISSING "'])) AS purged,"
+				   "   pg_catalog.count(*) FILTER (WHERE state OPERATOR(pg_catalog.=) 'failed') AS failed,"
+				   "   pg_catalog.count(*) FILTER (WHERE state OPERATOR(pg_catalog.=) 'pending') AS pending"
+				   "   FROM reset_system.purge_queue WHERE reset_id OPERATOR(pg_catalog.=) $1) s"
+				   " WHERE h.id OPERATOR(pg_catalog.=) $1 AND s.pending OPERATOR(pg_catalog.=) 0"
+				   "   AND h.purge_finished_at IS NULL"
+				   " RETURNING s.purged, s.failed",
+				   1, argtypes, values, NULL, false, SPI_OK_UPDATE_RETURNING) > 0)
+			ereport(LOG,
+					(errmsg("reset_system: purge of reset " INT64_FORMAT " finished: " INT64_FORMAT " object(s) purged, " INT64_FORMAT " failed",
+							DatumGetInt64(values[0]), rs_spi_int64(0, 0, 0), rs_spi_int64(0, 1, 0))));
+	}
+}
+
+/*
+ * summarize: how much is still pending, and when the next row is due.
+ */
+static void
+summarize(RsPurgeRound *r)
+{
+	rs_spi("SELECT pg_catalog.count(*), pg_catalog.min(next_attempt_at)"
+		   " FROM reset_system.purge_queue WHERE state OPERATOR(pg_catalog.=) 'pending'",
+		   0, NULL, NULL, NULL, false, SPI_OK_SELECT);
+	r->pending = rs_spi_int64(0, 0, 0);
+	if (!rs_spi_isnull(0, 1))
+	{
+		bool		isnull;
+
+		r->next_due = DatumGetTimestampTz(rs_spi_datum(0, 1, &isnull));
+	}
+}
+
+/*
+ * claim: lock up to limit due rows.
+ */
+static int
+claim(QueueRow ***rows_out, int limit)
+{
+	Oid			argtypes[1] = {INT4OID};
+	Datum		values[1];
+	int			n;
+	QueueRow  **rows;
+
+	values[0] = Int32GetDatum(limit);
+	n = rs_spi("SELECT id, reset_id, kind OPERATOR(pg_catalog.=) 'prefix', key, phase, attempts"
+			   " FROM reset_system.purge_queue"
+			   " WHERE state OPERATOR(pg_catalog.=) 'pending'"
+			   "   AND next_attempt_at OPERATOR(pg_catalog.<=) pg_catalog.clock_timestamp()"
+			   " ORDER BY next_attempt_at, id LIMIT $1"
+			   " FOR UPDATE SKIP LOCKED",
+			   1, argtypes, values, NULL, false, SPI_OK_SELECT);
+	rows = palloc(sizeof(QueueRow *) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		QueueRow   *row = palloc(sizeof(QueueRow));
+
+		row->id = rs_spi_int64(i, 0, 0);
+		row->reset_id = rs_spi_int64(i, 1, 0);
+		row->is_prefix = rs_spi_bool(i, 2);
+		row->key = rs_spi_text(i, 3);
+		row->phase = rs_spi_text(i, 4);
+		row->attempts = (int) rs_spi_int64(i, 5, 0);
+		rows[i] = row;
+	}
+	*rows_out = rows;
+	return n;
+}
+
+/*
+ * storage_unusable: why the configured storage cannot be used now, or NULL.
+ */
+static char *
+storage_unusable(RsStorageConfig *cfg)
+{
+	if (cfg == NULL || cfg->backend == NULL)
+		return pstrdup("storage is not configured (see reset_configure_storage)");
+	if (cfg->driver == NULL)
+		return psprintf("storage backend \"%s\" is not known to this version of reset_system", cfg->backend);
+	if (cfg->foreign)
+		return pstrdup("the storage configuration was made on another server or in another database; "
+					   "run reset_configure_storage() again to confirm it");
+	return NULL;
+}
+
+/*
+ * process_batch: act on the claimed rows.
+ */
+static void
+process_batch(RsStorageConfig *cfg, QueueRow **rows, int n)
+{
+	const RsStorageDriver *driver = cfg->driver;
+	char	   *sources = referenced_sources();
+	Outcomes   *out = outcomes_alloc(n);
+	QueueRow  **objects = palloc(sizeof(QueueRow *) * Max(n, 1));
+	int			nobjects = 0;
+	List	   *resets = NIL;
+	void	   *state;
+
+	for (int i = 0; i < n; i++)
+	{
+		bool		seen = false;
+		ListCell   *lc;
+
+		foreach(lc, resets)
+			if (*(int64 *) lfirst(lc) == rows[i]->reset_id)
+				seen = true;
+		if (!seen)
+		{
+			int64	   *id = palloc(sizeof(int64));
+
+			*id = rows[i]->reset_id;
+			resets = lappend(resets, id);
+		}
+		if (!rows[i]->is_prefix)
+			objects[nobjects++] = rows[i];
+	}
+
+	pgstat_report_activity(STATE_RUNNING,
+						   psprintf("reset_system purge: %d object(s) of reset " INT64_FORMAT " from %s",
+									nobjects, rows[0]->reset_id, cfg->location));
+	state = driver->open(cfg->options);
+	PG_TRY();
+	{
+		if (nobjects > 0)
+			purge_objects(driver, state, sources, objects, nobjects, out);
+		for (int i = 0; i < n; i++)
+			if (rows[i]->is_prefix)
+				purge_prefix(driver, state, sources, rows[i], out);
+	}
+	PG_FINALLY();
+	{
+		driver->close(state);
+	}
+	PG_END_TRY();
+
+	outcomes_write(out);
+	finish_resets(resets);
+}
+
+/*
+ * rs_purge_round: one batch, in its own transaction.
+ */
+void
+rs_purge_round(RsPurgeRound *r)
+{
+	Oid			nsp;
+	Oid			queue;
+	RsStorageConfig *cfg;
+	QueueRow  **rows;
+	int			n;
+
+	memset(r, 0, sizeof(*r));
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+
+	nsp = get_namespace_oid(RS_INTERNAL_SCHEMA, true);
+	queue = OidIsValid(nsp) ? get_relname_relid("purge_queue", nsp) : InvalidOid;
+	if (!OidIsValid(get_extension_oid(RS_EXTENSION_NAME, true)) || !OidIsValid(queue))
+	{
+		r->stop = true;
+		r->no_extension = true;
+	}
+	else if (!ConditionalLockRelationOid(queue, RowExclusiveLock))
+	{
+		/* DROP EXTENSION (or similar) is under way: do not queue behind it */
+		r->pending = 1;
+		r->next_due = GetCurrentTimestamp() + 1000 * 1000;
+	}
+	else
+	{
+		cfg = rs_storage_config_load(NULL);
+		n = claim(&rows, rs_purge_batch_size > 0 ? rs_purge_batch_size
+				  : (cfg && cfg->driver ? cfg->driver->batch_size : 100));
+		if (n > 0)
+		{
+			char	   *why = storage_unusable(cfg);
+
+			if (why)
+			{
+				/* leave the rows pending, say why, and stop until kicked */
+				Oid			argtypes[2] = {INT8ARRAYOID, TEXTOID};
+				Datum		values[2];
+				int64	   *ids = palloc(sizeof(int64) * n);
+
+				for (int i = 0; i < n; i++)
+					ids[i] = rows[i]->id;
+				values[0] = rs_int8_array_n(ids, n);
+				values[1] = CStringGetTextDatum(why);
+				rs_spi("UPDATE reset_system.purge_queue SET last_error = $2"
+					   " WHERE id OPERATOR(pg_catalog.=) ANY ($1)",
+					   2, argtypes, values, NULL, false, SPI_OK_UPDATE);
+				ereport(WARNING,
+						(errmsg("reset_system: cannot purge: %s", why),
+						 errhint("The purge queue keeps the work; SELECT reset_purge_kick(); once storage is configured.")));
+				r->stop = true;
+			}
+			else
+			{
+				process_batch(cfg, rows, n);
+				r->claimed = n;
+			}
+		}
+		else
+			finish_resets(NIL);
+		summarize(r);
+	}
+
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_stat(false);
+	pgstat_report_activity(STATE_IDLE, NULL);
+}

@@ -1,0 +1,34 @@
+/*-------------------------------------------------------------------------
+ *
+ * purge.h
+ *	  One round of the purge worker.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef RESET_SYSTEM_PURGE_H
+#define RESET_SYSTEM_PURGE_H
+
+#include "postgres.h"
+
+#include "datatype/timestamp.h"
+
+typedef struct RsPurgeRound
+{
+	bool		stop;			/* nothing more to do here for now: exit */
+	bool		no_extension;	/* the extension is not installed here */
+	int			claimed;		/* rows handled in this round */
+	int64		pending;		/* rows still pending after the round */
+	TimestampTz next_due;		/* earliest retry time among them */
+} RsPurgeRound;
+
+extern void rs_purge_round(RsPurgeRound *r);
+
+/* Settings, defined in reset_system.c */
+extern int	rs_purge_naptime_s;
+extern int	rs_purge_batch_size;
+extern int	rs_purge_max_attempts;
+extern int	rs_purge_retry_base_ms;
+extern int	rs_purge_retry_max_ms;
+extern bool rs_purge_paused;
+
+#endif							/* RESET_SYSTEM_PURGE_H */

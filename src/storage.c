@@ -1,0 +1,94 @@
+/*-------------------------------------------------------------------------
+ *
+ * storage.c
+ *	  The registry of storage backends, and the key checks they share.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "lib/stringinfo.h"
+
+#include "storage.h"
+
+/* Every backend, by name.  A new backend is one more line here. */
+static const RsStorageDriver *const rs_drivers[] = {
+	&rs_storage_file,
+};
+
+/*
+ * rs_storage_driver: the driver called "name", or NULL when missing_ok.
+ */
+const RsStorageDriver *
+rs_storage_driver(const char *name, bool missing_ok)
+{
+	for (size_t i = 0; i < lengthof(rs_drivers); i++)
+		if (strcmp(rs_drivers[i]->name, name) == 0)
+			return rs_drivers[i];
+	if (!missing_ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown storage backend \"%s\"", name),
+				 errhint("Available backends: %s.", rs_storage_driver_names())));
+	return NULL;
+}
+
+/*
+ * rs_storage_driver_names: "file, ..." for hints.
+ */
+char *
+rs_storage_driver_names(void)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	for (size_t i = 0; i < lengthof(rs_drivers); i++)
+		appendStringInfo(&buf, "%s'%s'", i ? ", " : "", rs_drivers[i]->name);
+	return buf.data;
+}
+
+/*
+ * rs_storage_key_problem: why a key (or prefix) must not be acted on, or
+ * NULL when it is acceptable.
+ *
+ * Keys come from application data and are treated as hostile: no absolute
+ * paths, no "." or ".." segments, no empty segments, no control characters
+ * (newlines included).  A prefix may end with "/" but may not be empty.
+ * Backends add their own checks on top (the file backend never follows a
+ * symbolic link, for one).
+ */
+const char *
+rs_storage_key_problem(const char *key, bool is_prefix)
+{
+	size_t		len = strlen(key);
+	const char *seg;
+
+	if (len == 0)
+		return is_prefix ? "the prefix is empty (it would match every object)"
+			: "the key is empty";
+	if (len > 1024)
+		return "the key is longer than 1024 bytes";
+	if (key[0] == '/')
+		return "the key is an absolute path";
+	for (const unsigned char *p = (const unsigned char *) key; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return "the key contains a control character (such as a newline)";
+
+	seg = key;
+	for (;;)
+	{
+		const char *slash = strchr(seg, '/');
+		size_t		seglen = slash ? (size_t) (slash - seg) : strlen(seg);
+
+		if (seglen == 2 && seg[0] == '.' && seg[1] == '.')
+			return "the key contains a \"..\" segment";
+		if (seglen == 1 && seg[0] == '.')
+			return "the key contains a \".\" segment";
+		if (seglen == 0 && (slash != NULL || !is_prefix))
+			return "the key contains an empty segment (\"//\" or a trailing \"/\")";
+		if (slash == NULL)
+			break;
+		seg = slash + 1;
+	}
+	return NULL;
+}

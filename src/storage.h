@@ -1,0 +1,93 @@
+/*-------------------------------------------------------------------------
+ *
+ * storage.h
+ *	  The storage backend interface: what the purge worker needs from a
+ *	  place that holds uploaded files (a local directory, a bucket, a
+ *	  WebDAV server).
+ *
+ * A backend is a table of function pointers (one file per backend, named
+ * storage_<name>.c).  The queue and the worker only ever call through this
+ * table; adding a backend means adding a driver and one line to the
+ * registry in storage.c.
+ *
+ * Every call happens in the purge worker, never in a backend that holds a
+ * reset's locks.  Deletes must be idempotent: an object that is already
+ * gone is a success (RS_OBJ_MISSING), because delivery is at least once.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef RESET_SYSTEM_STORAGE_H
+#define RESET_SYSTEM_STORAGE_H
+
+#include "postgres.h"
+
+#include "nodes/pg_list.h"
+
+/* The outcome of one object delete. */
+typedef enum RsObjectResult
+{
+	RS_OBJ_PENDING = 0,			/* not attempted yet */
+	RS_OBJ_DELETED,				/* it existed and is gone */
+	RS_OBJ_MISSING,				/* it was already gone: done */
+	RS_OBJ_RETRY,				/* transient failure: try again later */
+	RS_OBJ_FAILED				/* permanent failure: never retried */
+} RsObjectResult;
+
+/* One object of a batch handed to a driver. */
+typedef struct RsObject
+{
+	const char *key;
+	RsObjectResult result;
+	char	   *error;			/* why, for RETRY and FAILED (palloc'd) */
+} RsObject;
+
+/* Called by list_prefix for each object found; return false to stop. */
+typedef bool (*RsListCallback) (const char *key, void *arg);
+
+typedef struct RsStorageDriver
+{
+	const char *name;			/* as given to reset_configure_storage */
+	const char *description;	/* one line for docs and errors */
+
+	/*
+	 * Check the options (a JSON object, as text) at configuration time and
+	 * ERROR with a clear message on anything wrong.  Returns a one-line
+	 * description of the location for plans ("directory /srv/media").
+	 */
+	char	   *(*validate) (const char *options_json);
+
+	/*
+	 * Open a session for a batch of work; the returned state is passed to
+	 * every other call.  May ERROR (configuration that became invalid).
+	 */
+	void	   *(*open) (const char *options_json);
+
+	/* Delete a batch of objects; set every item's result. */
+	void		(*delete_objects) (void *state, RsObject *objects, int n);
+
+	/*
+	 * Call cb for every object whose key starts with prefix.  Returns NULL
+	 * on success or an error text (the listing is retried later).
+	 */
+	char	   *(*list_prefix) (void *state, const char *prefix,
+								RsListCallback cb, void *arg);
+
+	/* After a prefix is purged: tidy up (e.g. empty directories).  May be NULL. */
+	void		(*cleanup_prefix) (void *state, const char *prefix);
+
+	void		(*close) (void *state);
+
+	int			batch_size;		/* objects per delete_objects call */
+} RsStorageDriver;
+
+/* The registry */
+extern const RsStorageDriver *rs_storage_driver(const char *name, bool missing_ok);
+extern char *rs_storage_driver_names(void);
+
+/* Checks shared by the drivers */
+extern const char *rs_storage_key_problem(const char *key, bool is_prefix);
+
+/* The drivers */
+extern const RsStorageDriver rs_storage_file;
+
+#endif							/* RESET_SYSTEM_STORAGE_H */

@@ -1,0 +1,525 @@
+/*-------------------------------------------------------------------------
+ *
+ * storage_file.c
+ *	  The "file" storage backend: uploaded files in a local directory.
+ *
+ * Options: {"root": "/absolute/directory"}.
+ *
+ * Keys are paths relative to root, taken from application data, and so
+ * hostile input.  Besides the shared key checks (no absolute path, no ".."
+ * or "." segment, no control character), every path is walked from an
+ * open descriptor of root one component at a time with openat(...,
+ * O_NOFOLLOW | O_DIRECTORY), and the last component is checked with
+ * fstatat(..., AT_SYMLINK_NOFOLLOW) before unlinkat().  A symbolic link
+ * anywhere in the path is never followed: the object is marked failed with
+ * the reason, so nothing outside root can be reached whatever the key.
+ *
+ * Prefix purges walk the directory tree the same way and afterwards remove
+ * the directories left empty below the prefix (never root, never the
+ * prefix's own directory).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+
+#include "storage.h"
+
+typedef struct FileState
+{
+	char	   *root;
+	int			rootfd;			/* -1 when root could not be opened */
+	char	   *root_error;
+	/* the directory of the previous key, kept open for the next one */
+	char	   *cached_dir;
+	int			cached_fd;
+} FileState;
+
+/*
+ * parse_root: the "root" option, checked for shape (not for existence).
+ * ERRORs on anything wrong, naming the option.
+ */
+static char *
+parse_root(const char *options_json)
+{
+	json_error_t jerr;
+	json_t	   *opts = json_loads(options_json, 0, &jerr);
+	json_t	   *root;
+	const char *key;
+	json_t	   *value;
+	char	   *result;
+
+	if (opts == NULL || !json_is_object(opts))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("options of storage backend \"file\" must be a JSON object"),
+				 errhint("For example: '{\"root\": \"/srv/app/media\"}'.")));
+	json_object_foreach(opts, key, value)
+	{
+		if (strcmp(key, "root") != 0)
+		{
+			char	   *bad = pstrdup(key);
+
+			json_decref(opts);
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unknown option \"%s\" for storage backend \"file\"", bad),
+					 errhint("The file backend takes one option: \"root\", an absolute directory.")));
+		}
+	}
+	root = json_object_get(opts, "root");
+	if (root == NULL || !json_is_string(root))
+	{
+		json_decref(opts);
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("storage backend \"file\" needs option \"root\", a string"),
+				 errhint("For example: '{\"root\": \"/srv/app/media\"}'.")));
+	}
+	result = pstrdup(json_string_value(root));
+	json_decref(opts);
+	return result;
+}
+
+/*
+ * file_validate: root must be an absolute path to an existing directory
+ * the server can write in, and must not overlap the data directory.
+ */
+static char *
+file_validate(const char *options_json)
+{
+	char	   *root = parse_root(options_json);
+	struct stat st;
+	char	   *rr;
+	char	   *rd;
+	char	   *real_root;
+	char	   *real_data;
+	size_t		rl,
+				dl;
+
+	if (root[0] != '/')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("storage root \"%s\" is not an absolute path", root)));
+	if (strstr(root, "/../") || strstr(root, "/./") ||
+		(strlen(root) >= 3 && strcmp(root + strlen(root) - 3, "/..") == 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("storage root \"%s\" must not contain \".\" or \"..\" segments", root)));
+	if (stat(root, &st) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FILE),
+				 errmsg("storage root \"%s\" cannot be used: %m", root),
+				 errhint("Create the directory first; the database server (OS user running PostgreSQL) must be able to write in it.")));
+	if (!S_ISDIR(st.st_mode))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("storage root \"%s\" is not a directory", root)));
+	if (access(root, W_OK | X_OK) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("the database server cannot write in storage root \"%s\": %m", root),
+				 errhint("Purges run as the operating system user of the PostgreSQL server.")));
+
+	/* realpath(..., NULL) mallocs its result; copy it and free at once */
+	rr = realpath(root, NULL);
+	rd = realpath(DataDir, NULL);
+	if (rr == NULL || rd == NULL)
+	{
+		int			save = errno;
+
+		free(rr);
+		free(rd);
+		errno = save;
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not resolve storage root \"%s\": %m", root)));
+	}
+	real_root = pstrdup(rr);
+	real_data = pstrdup(rd);
+	free(rr);
+	free(rd);
+	if (strcmp(real_root, "/") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("storage root must not be \"/\"")));
+	rl = strlen(real_root);
+	dl = strlen(real_data);
+	if ((strncmp(real_root, real_data, dl) == 0 && (real_root[dl] == '\0' || real_root[dl] == '/')) ||
+		(strncmp(real_data, real_root, rl) == 0 && real_data[rl] == '/'))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("storage root \"%s\" overlaps the database's data directory", root),
+				 errdetail("Resolved, it is \"%s\"; the data directory is \"%s\".", real_root, real_data)));
+
+	return psprintf("directory %s", root);
+}
+
+/*
+ * file_open: open root once for the batch.  A root that cannot be opened
+ * is not an error here: every object of the batch is retried later with
+ * the reason, so a transient mount problem does not lose anything.
+ */
+static void *
+file_open(const char *options_json)
+{
+	FileState  *st = palloc0(sizeof(FileState));
+
+	st->root = parse_root(options_json);
+	st->cached_fd = -1;
+	st->rootfd = open(st->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (st->rootfd < 0)
+		st->root_error = psprintf("cannot open storage root \"%s\": %m", st->root);
+	return st;
+}
+
+/*
+ * file_close: release the descriptors.
+ */
+static void
+file_close(void *state)
+{
+	FileState  *st = (FileState *) state;
+
+	if (st->cached_fd >= 0)
+		close(st->cached_fd);
+	if (st->rootfd >= 0)
+		close(st->rootfd);
+	st->cached_fd = st->rootfd = -1;
+}
+
+/*
+ * classify_errno: transient problems are retried, the rest are not.
+ */
+static RsObjectResult
+classify_errno(int err)
+{
+	switch (err)
+	{
+		case EACCES:
+		case EPERM:
+		case EROFS:
+		case EBUSY:
+		case EIO:
+		case ENOSPC:
+		case EMFILE:
+		case ENFILE:
+		case ENOMEM:
+		case EINTR:
+		case EAGAIN:
+			return RS_OBJ_RETRY;
+		default:
+			return RS_OBJ_FAILED;
+	}
+}
+
+/*
+ * open_dir_path: open directory "path" (relative to root, no trailing
+ * slash, possibly empty) one component at a time, never following a
+ * symbolic link.  Returns the descriptor, or -1 with *result and *error
+ * set (MISSING when a component does not exist).
+ */
+static int
+open_dir_path(FileState *st, const char *path, RsObjectResult *result, char **error)
+{
+	char	   *copy = pstrdup(path);
+	char	   *seg = copy;
+	int			fd = dup(st->rootfd);
+
+	if (fd < 0)
+	{
+		*result = RS_OBJ_RETRY;
+		*error = psprintf("cannot duplicate the root descriptor: %m");
+		pfree(copy);
+		return -1;
+	}
+	while (*seg)
+	{
+		char	   *slash = strchr(seg, '/');
+		int			next;
+
+		if (slash)
+			*slash = '\0';
+		next = openat(fd, seg, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (next < 0)
+		{
+			int			save = errno;
+
+			close(fd);
+			if (save == ENOENT || save == ENOTDIR)
+				*result = RS_OBJ_MISSING;
+			else if (save == ELOOP)
+			{
+				*result = RS_OBJ_FAILED;
+				*error = psprintf("directory \"%s\" on the way is a symbolic link; symbolic links are never followed", seg);
+			}
+			else
+			{
+				*result = classify_errno(save);
+				errno = save;
+				*error = psprintf("cannot open directory \"%s\": %m", seg);
+			}
+			pfree(copy);
+			return -1;
+		}
+		close(fd);
+		fd = next;
+		if (!slash)
+			break;
+		seg = slash + 1;
+	}
+	pfree(copy);
+	return fd;
+}
+
+/*
+ * parent_fd: descriptor of the directory holding key (cached between
+ * consecutive keys of the same directory), and its last component.
+ */
+static int
+parent_fd(FileState *st, const char *key, const char **name,
+		  RsObjectResult *result, char **error)
+{
+	const char *slash = strrchr(key, '/');
+	char	   *dir = slash ? pnstrdup(key, slash - key) : pstrdup("");
+	int			fd;
+
+	*name = slash ? slash + 1 : key;
+	if (st->cached_dir && strcmp(st->cached_dir, dir) == 0)
+	{
+		pfree(dir);
+		return st->cached_fd;
+	}
+	if (st->cached_fd >= 0)
+		close(st->cached_fd);
+	if (st->cached_dir)
+		pfree(st->cached_dir);
+	st->cached_fd = -1;
+	st->cached_dir = NULL;
+
+	fd = open_dir_path(st, dir, result, error);
+	if (fd < 0)
+	{
+		pfree(dir);
+		return -1;
+	}
+	st->cached_fd = fd;
+	st->cached_dir = dir;
+	return fd;
+}
+
+/*
+ * delete_one: delete one object, never following a symbolic link.
+ */
+static void
+delete_one(FileState *st, RsObject *obj)
+{
+	const char *problem = rs_storage_key_problem(obj->key, false);
+	const char *name;
+	struct stat sb;
+	int			dirfd;
+
+	if (problem != NULL)
+	{
+		obj->result = RS_OBJ_FAILED;
+		obj->error = psprintf("refused: %s", problem);
+		return;
+	}
+	dirfd = parent_fd(st, obj->key, &name, &obj->result, &obj->error);
+	if (dirfd < 0)
+		return;
+
+	if (fstatat(dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) != 0)
+	{
+		if (errno == ENOENT)
+			obj->result = RS_OBJ_MISSING;
+		else
+		{
+			obj->result = classify_errno(errno);
+			obj->error = psprintf("cannot examine \"%s\": %m", obj->key);
+		}
+		return;
+	}
+	if (S_ISLNK(sb.st_mode))
+	{
+		obj->result = RS_OBJ_FAILED;
+		obj->error = pstrdup("refused: the object is a symbolic link; symbolic links are never followed or removed");
+		return;
+	}
+	if (S_ISDIR(sb.st_mode))
+	{
+		obj->result = RS_OBJ_FAILED;
+		obj->error = pstrdup("refused: the key names a directory, not a file");
+		return;
+	}
+	if (unlinkat(dirfd, name, 0) == 0)
+		obj->result = RS_OBJ_DELETED;
+	else if (errno == ENOENT)
+		obj->result = RS_OBJ_MISSING;
+	else
+	{
+		obj->result = classify_errno(errno);
+		obj->error = psprintf("cannot delete \"%s\": %m", obj->key);
+	}
+}
+
+/*
+ * file_delete_objects: delete a batch.
+ */
+static void
+file_delete_objects(void *state, RsObject *objects, int n)
+{
+	FileState  *st = (FileState *) state;
+
+	for (int i = 0; i < n; i++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (st->rootfd < 0)
+		{
+			objects[i].result = RS_OBJ_RETRY;
+			objects[i].error = pstrdup(st->root_error);
+			continue;
+		}
+		delete_one(st, &objects[i]);
+	}
+}
+
+/*
+ * walk_tree: call cb for every file under directory fd (whose key prefix
+ * is "path", ending in "/" or empty), or, with cleanup, remove the empty
+ * directories below it.  Entries of the top directory must start with
+ * "match".  Symbolic links are reported as objects (the delete refuses
+ * them with a reason) but never followed.  Returns false when cb asked to
+ * stop or a directory could not be read (*error set).
+ */
+static bool
+walk_tree(int fd, StringInfo path, const char *match, bool cleanup,
+		  RsListCallback cb, void *arg, char **error)
+{
+	DIR		   *dir;
+	struct dirent *de;
+	int			dfd = dup(fd);
+	bool		ok = true;
+
+	check_stack_depth();
+	if (dfd < 0 || (dir = fdopendir(dfd)) == NULL)
+	{
+		if (dfd >= 0)
+			close(dfd);
+		*error = psprintf("cannot read directory \"%s\": %m", path->len ? path->data : ".");
+		return false;
+	}
+	while (ok && (errno = 0, de = readdir(dir)) != NULL)
+	{
+		struct stat sb;
+		int			save_len = path->len;
+
+		CHECK_FOR_INTERRUPTS();
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (match && strncmp(de->d_name, match, strlen(match)) != 0)
+			continue;
+		if (fstatat(fd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0)
+			continue;			/* vanished meanwhile */
+
+		appendStringInfoString(path, de->d_name);
+		if (S_ISDIR(sb.st_mode))
+		{
+			int			sub = openat(fd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+			if (sub >= 0)
+			{
+				appendStringInfoChar(path, '/');
+				ok = walk_tree(sub, path, NULL, cleanup, cb, arg, error);
+				close(sub);
+				/* only removes it when empty; ENOTEMPTY is the normal case */
+				if (ok && cleanup)
+					(void) unlinkat(fd, de->d_name, AT_REMOVEDIR);
+			}
+		}
+		else if (!cleanup && (S_ISREG(sb.st_mode) || S_ISLNK(sb.st_mode)))
+			ok = cb(path->data, arg);
+		path->len = save_len;
+		path->data[save_len] = '\0';
+	}
+	if (ok && errno != 0 && de == NULL)
+	{
+		*error = psprintf("cannot read directory \"%s\": %m", path->len ? path->data : ".");
+		ok = false;
+	}
+	closedir(dir);
+	return ok;
+}
+
+/*
+ * walk_prefix: set up walk_tree for a prefix ("uploads/tmp/" or
+ * "uploads/tmp"), as a string prefix of keys.
+ */
+static char *
+walk_prefix(FileState *st, const char *prefix, bool cleanup,
+			RsListCallback cb, void *arg)
+{
+	const char *problem = rs_storage_key_problem(prefix, true);
+	const char *slash = strrchr(prefix, '/');
+	char	   *dir = slash ? pnstrdup(prefix, slash - prefix) : pstrdup("");
+	const char *match = slash ? slash + 1 : prefix;
+	RsObjectResult result = RS_OBJ_PENDING;
+	char	   *error = NULL;
+	StringInfoData path;
+	int			fd;
+
+	if (problem)
+		return psprintf("refused prefix \"%s\": %s", prefix, problem);
+	if (st->rootfd < 0)
+		return pstrdup(st->root_error);
+	fd = open_dir_path(st, dir, &result, &error);
+	if (fd < 0)
+		return result == RS_OBJ_MISSING ? NULL : error;
+
+	initStringInfo(&path);
+	if (dir[0])
+		appendStringInfo(&path, "%s/", dir);
+	(void) walk_tree(fd, &path, match[0] ? match : NULL, cleanup, cb, arg, &error);
+	close(fd);
+	return error;
+}
+
+/*
+ * file_list_prefix: every file whose key starts with prefix.
+ */
+static char *
+file_list_prefix(void *state, const char *prefix, RsListCallback cb, void *arg)
+{
+	return walk_prefix((FileState *) state, prefix, false, cb, arg);
+}
+
+/*
+ * file_cleanup_prefix: remove the directories left empty below a purged
+ * prefix.
+ */
+static void
+file_cleanup_prefix(void *state, const char *prefix)
+{
+	(void) walk_prefix((FileState *) state, prefix, true, NULL, NULL);
+}
+
+const RsStorageDriver rs_storage_file = {
+	.name = "file",
+	.description = "a directory on the database server",
+	.validate = file_validate,
+	.open = file_open,
+	.delete_objects = file_delete_objects,
+	.list_prefix = file_list_prefix,
+	.cleanup_prefix = file_cleanup_prefix,
+	.close = file_close,
+	.batch_size = 500,
+};
