@@ -85,3 +85,15 @@ SELECT regexp_replace(current_setting('data_directory'), '/[^/]+$', '') || '/med
 SELECT 'mkdir -p ' || :'media_dir' AS mkdir_media \gset
 COPY (SELECT 1) TO PROGRAM :'mkdir_media';
 SELECT reset_configure_storage('file', jsonb_build_object('root', :'media_dir')) = 'directory ' || :'media_dir' AS storage_configured;
+
+-- wait until earlier tests' purges are finished, then empty the queue, so
+-- a test sees only its own queue rows
+CREATE FUNCTION test_purge_settle() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    FOR i IN 1..600 LOOP
+        EXIT WHEN NOT EXISTS (SELECT FROM reset_system.purge_queue WHERE state = 'pending');
+        PERFORM pg_sleep(0.1);
+    END LOOP;
+    DELETE FROM reset_system.purge_queue;
+END
+$$;

@@ -115,6 +115,10 @@ file_validate(const char *options_json)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("storage root \"%s\" must not contain \".\" or \"..\" segments", root)));
+	if (strcmp(root, "/") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("storage root must not be \"/\"")));
 	if (stat(root, &st) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_FILE),
