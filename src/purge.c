@@ -383,8 +383,12 @@ purge_prefix(const RsStorageDriver *driver, void *state, const char *sources,
 		   1, argtypes, values, NULL, false, SPI_OK_SELECT);
 	if (rs_spi_int64(0, 0, 0) > 0)
 	{
+		/* look again just after the last of them is due */
 		rs_spi("UPDATE reset_system.purge_queue SET next_attempt_at ="
-			   " pg_catalog.clock_timestamp() OPERATOR(pg_catalog.+) interval '1 second'"
+			   " (SELECT pg_catalog.max(o.next_attempt_at) FROM reset_system.purge_queue o"
+			   "   WHERE o.prefix_id OPERATOR(pg_catalog.=) $1"
+			   "     AND o.state OPERATOR(pg_catalog.=) 'pending')"
+			   "   OPERATOR(pg_catalog.+) interval '1 millisecond'"
 			   " WHERE id OPERATOR(pg_catalog.=) $1",
 			   1, argtypes, values, NULL, false, SPI_OK_UPDATE);
 		return;

@@ -10,9 +10,11 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use File::Path ();
 
 use Exporter 'import';
-our @EXPORT = qw(new_node load_store psql_error);
+our @EXPORT = qw(new_node load_store psql_error setup_app app_keys make_files
+  files_present wait_purge_done);
 
 # new_node(NAME, %opts): an initialized (not started) node.  Options:
 #   preload => 1   put reset_system in shared_preload_libraries
@@ -48,6 +50,82 @@ sub psql_error
 		extra_params => [ '-v', 'VERBOSITY=verbose' ]);
 	my ($state) = $err =~ /ERROR:\s+([0-9A-Z]{5}):/;
 	return ($state // '', $err);
+}
+
+# setup_app(NODE, DB, ROOT, SCALE): the sample validation application with
+# generated data, a file in ROOT for every key it references, the
+# extension registered the way the demo does it, and storage configured.
+sub setup_app
+{
+	my ($node, $db, $root, $scale) = @_;
+	$scale //= 1;
+	$node->safe_psql('postgres', "CREATE DATABASE $db");
+	$node->safe_psql($db, "ALTER DATABASE $db SET reset_system.environment = 'test'");
+	$node->safe_psql($db, slurp_file('test/fixtures/validation_app.sql'));
+	$node->safe_psql($db, "SELECT app.generate_demo_data($scale)");
+	$node->safe_psql($db, q{
+		CREATE EXTENSION reset_system;
+		SELECT count(*) FROM reset_register_schema('app', ARRAY['schema_migrations', 'organizations', 'users']);
+		SELECT reset_register_table('app.submissions', 'delete', 'submission', '{file_key}');
+		SELECT reset_register_table('app.validation_runs', 'delete', 'validation run', '{report_key}');
+		SELECT reset_register_table('app.validators', 'delete', 'validator', '{rules_key}');
+		SELECT reset_register_table('app.users', 'preserve', 'user', '{avatar_key}');
+		SELECT reset_register_rebuild('baseline validator', 'SELECT app.seed_validators()');
+	});
+	mkdir $root;
+	$node->safe_psql($db,
+		"SELECT reset_configure_storage('file', jsonb_build_object('root', '$root'))");
+	make_files($root, app_keys($node, $db, 'all'));
+	return;
+}
+
+# app_keys(NODE, DB, WHICH): keys referenced by the sample application:
+# 'deleted' (rows a reset deletes), 'preserved' (user avatars), 'rebuilt'
+# (the resource files of the baseline validators), or 'all'.
+sub app_keys
+{
+	my ($node, $db, $which) = @_;
+	my %sql = (
+		deleted => q{SELECT file_key FROM app.submissions
+			UNION SELECT report_key FROM app.validation_runs
+			UNION SELECT rules_key FROM app.validators WHERE NOT is_system},
+		preserved => q{SELECT avatar_key FROM app.users},
+		rebuilt => q{SELECT rules_key FROM app.validators WHERE is_system});
+	my $query = $which eq 'all' ? join(' UNION ', values %sql) : $sql{$which};
+	return [ grep { length } split /
+/, $node->safe_psql($db, "$query ORDER BY 1") ];
+}
+
+# make_files(ROOT, KEYS): a small file for every key.
+sub make_files
+{
+	my ($root, $keys) = @_;
+	for my $key (@$keys)
+	{
+		my $path = "$root/$key";
+		(my $dir = $path) =~ s{/[^/]*$}{};
+		File::Path::make_path($dir);
+		open my $fh, '>', $path or die "cannot create $path: $!";
+		print $fh "content of $key\n";
+		close $fh;
+	}
+	return;
+}
+
+# files_present(ROOT, KEYS): how many of the keys exist as files.
+sub files_present
+{
+	my ($root, $keys) = @_;
+	return scalar grep { -e "$root/$_" } @$keys;
+}
+
+# wait_purge_done(NODE, DB): poll (without kicking the worker) until no
+# queue row is pending.
+sub wait_purge_done
+{
+	my ($node, $db) = @_;
+	return $node->poll_query_until($db,
+		q{SELECT NOT EXISTS (SELECT FROM reset_system.purge_queue WHERE state = 'pending')});
 }
 
 1;
