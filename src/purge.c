@@ -36,6 +36,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 
 #include "compat.h"
 #include "config.h"
@@ -557,6 +558,33 @@ process_batch(RsStorageConfig *cfg, QueueRow **rows, int n)
 }
 
 /*
+ * lock_internal_tables: lock every table of schema reset_system a round
+ * may touch, without waiting.  A round never waits for a lock on them, so
+ * it can never deadlock with DROP EXTENSION (which locks them one by one):
+ * when one is taken, the round is skipped and the locks it got are
+ * released with its transaction.
+ */
+static bool
+lock_internal_tables(Oid nsp)
+{
+	static const char *const tables[] = {
+		"purge_queue", "storage", "storage_prefixes", "registered_tables",
+		"rebuild_steps", "history"
+	};
+
+	for (size_t i = 0; i < lengthof(tables); i++)
+	{
+		Oid			relid = get_relname_relid(tables[i], nsp);
+
+		if (!OidIsValid(relid) ||
+			!ConditionalLockRelationOid(relid, RowExclusiveLock) ||
+			!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
+			return false;
+	}
+	return true;
+}
+
+/*
  * rs_purge_round: one batch, in its own transaction.
  */
 void
@@ -581,7 +609,7 @@ rs_purge_round(RsPurgeRound *r)
 		r->stop = true;
 		r->no_extension = true;
 	}
-	else if (!ConditionalLockRelationOid(queue, RowExclusiveLock))
+	else if (!lock_internal_tables(nsp))
 	{
 		/* DROP EXTENSION (or similar) is under way: do not queue behind it */
 		r->pending = 1;

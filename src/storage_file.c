@@ -257,15 +257,18 @@ open_dir_path(FileState *st, const char *path, RsObjectResult *result, char **er
 		if (next < 0)
 		{
 			int			save = errno;
+			struct stat sb;
+			bool		is_link = (save == ELOOP || save == ENOTDIR) &&
+				fstatat(fd, seg, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(sb.st_mode);
 
 			close(fd);
-			if (save == ENOENT || save == ENOTDIR)
-				*result = RS_OBJ_MISSING;
-			else if (save == ELOOP)
+			if (is_link)
 			{
 				*result = RS_OBJ_FAILED;
 				*error = psprintf("directory \"%s\" on the way is a symbolic link; symbolic links are never followed", seg);
 			}
+			else if (save == ENOENT || save == ENOTDIR)
+				*result = RS_OBJ_MISSING;
 			else
 			{
 				*result = classify_errno(save);
