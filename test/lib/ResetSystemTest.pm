@@ -32,13 +32,18 @@ sub new_node
 	return $node;
 }
 
-# load_store(NODE, DB): the extension and the pg_regress shop fixture.
+# load_store(NODE, DB): the extension, the pg_regress shop fixture, and
+# storage in a directory of the node's own (returned).
 sub load_store
 {
 	my ($node, $db) = @_;
+	my $root = $node->basedir . "/media_$db";
+	mkdir $root;
 	$node->safe_psql($db, 'CREATE EXTENSION IF NOT EXISTS reset_system');
 	$node->safe_psql($db, slurp_file('test/fixtures/store.sql'));
-	return;
+	$node->safe_psql($db,
+		"SELECT reset_configure_storage('file', jsonb_build_object('root', '$root'))");
+	return $root;
 }
 
 # psql_error(NODE, DB, SQL): run SQL expecting an error; returns

@@ -18,7 +18,7 @@ $node->safe_psql('src', q{
 	SELECT store.refill();
 });
 
-my $config_sql = 'SELECT string_agg(concat_ws(\'|\', kind, name, action, label, detail, position), E\'\n\' ORDER BY kind, name) FROM reset_config()';
+my $config_sql = 'SELECT string_agg(concat_ws(\'|\', kind, name, action, label, detail, position), E\'\n\' ORDER BY kind, name) FROM reset_config() WHERE kind <> \'storage\'';
 my $config = $node->safe_psql('src', $config_sql);
 
 my $dump = $node->basedir . '/src.dump';
@@ -31,7 +31,13 @@ is($node->safe_psql('dst', 'SELECT count(*) FROM reset_system.history'), '1',
 	'the history is restored');
 my $plan = $node->safe_psql('dst', 'SELECT reset_plan()');
 like($plan, qr/Will DELETE 147 row\(s\) in 4 table\(s\)/, 'the restored database plans');
-like($plan, qr/Blockers: none/, 'without blockers');
+like($plan, qr/Blockers \(1\).*\n  - the storage configuration was made on another server or in another database/,
+	'but its storage configuration, made for the source database, must be confirmed first');
+my $root = $node->basedir . '/media_dst';
+mkdir $root;
+$node->safe_psql('dst', "SELECT reset_configure_storage('file', jsonb_build_object('root', '$root'))");
+like($node->safe_psql('dst', 'SELECT reset_plan()'), qr/Blockers: none/,
+	'once confirmed, the plan has no blocker');
 my $json = $node->safe_psql('dst', q{SELECT reset_plan_json() ->> 'database'});
 is($json, 'dst', 'the plan names the restored database');
 
