@@ -111,7 +111,8 @@ CREATE TABLE reset_system.purge_queue (
     done_at          timestamptz,
     UNIQUE (reset_id, kind, key)
 );
-CREATE INDEX purge_queue_due ON reset_system.purge_queue (next_attempt_at, id)
+-- the worker walks pending rows in (reset_id, id) order
+CREATE INDEX purge_queue_pending ON reset_system.purge_queue (reset_id, id)
     WHERE state = 'pending';
 CREATE INDEX purge_queue_prefix ON reset_system.purge_queue (prefix_id)
     WHERE prefix_id IS NOT NULL;

@@ -32,7 +32,10 @@
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "storage/lmgr.h"
+#include "storage/itemptr.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
@@ -53,6 +56,7 @@
 /* A claimed queue row */
 typedef struct QueueRow
 {
+	ItemPointerData ctid;		/* stable while the row is locked */
 	int64		id;
 	int64		reset_id;
 	bool		is_prefix;
@@ -65,6 +69,7 @@ typedef struct QueueRow
 typedef struct Outcomes
 {
 	int			n;
+	ItemPointerData *ctids;
 	int64	   *ids;
 	char	  **states;
 	char	  **outcomes;
@@ -100,6 +105,7 @@ outcome_add(Outcomes *o, QueueRow *row, RsObjectResult result, const char *outco
 	int			attempts = row->attempts + (counts_as_attempt ? 1 : 0);
 
 	o->ids[i] = row->id;
+	o->ctids[i] = row->ctid;
 	o->errors[i] = error ? pstrdup(error) : NULL;
 	o->outcomes[i] = outcome ? pstrdup(outcome) : NULL;
 	o->delays_ms[i] = 0;
@@ -131,23 +137,32 @@ outcome_add(Outcomes *o, QueueRow *row, RsObjectResult result, const char *outco
 }
 
 /*
- * outcomes_write: one UPDATE for the whole batch.
+ * outcomes_write: one UPDATE for the whole batch.  The rows are found by
+ * their ctid (a TID scan, whatever the planner's statistics say about a
+ * queue that just grew by 100,000 rows); the ctids cannot change while
+ * this transaction holds the rows locked.
  */
 static void
 outcomes_write(Outcomes *o)
 {
-	Oid			argtypes[6] = {INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
-		INT8ARRAYOID, INT8ARRAYOID};
-	Datum		values[6];
+	Oid			argtypes[7] = {INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
+		INT8ARRAYOID, INT8ARRAYOID, TIDARRAYOID};
+	Datum		values[7];
+	Datum	   *tids;
 
 	if (o->n == 0)
 		return;
+	tids = palloc(sizeof(Datum) * o->n);
+	for (int i = 0; i < o->n; i++)
+		tids[i] = PointerGetDatum(&o->ctids[i]);
 	values[0] = rs_int8_array_n(o->ids, o->n);
 	values[1] = rs_text_array_n(o->states, o->n);
 	values[2] = rs_text_array_n(o->outcomes, o->n);
 	values[3] = rs_text_array_n(o->errors, o->n);
 	values[4] = rs_int8_array_n(o->delays_ms, o->n);
 	values[5] = rs_int8_array_n(o->tried, o->n);
+	values[6] = PointerGetDatum(construct_array(tids, o->n, TIDOID, sizeof(ItemPointerData),
+												false, TYPALIGN_SHORT));
 	rs_spi("UPDATE reset_system.purge_queue q SET"
 		   " state = u.state, outcome = u.outcome, last_error = u.error,"
 		   " attempts = q.attempts OPERATOR(pg_catalog.+) u.tried::pg_catalog.int4,"
@@ -160,8 +175,8 @@ outcomes_write(Outcomes *o)
 		   " FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3),"
 		   "   pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6))"
 		   "   AS u(id, state, outcome, error, delay_ms, tried)"
-		   " WHERE q.id OPERATOR(pg_catalog.=) u.id",
-		   6, argtypes, values, NULL, false, SPI_OK_UPDATE);
+		   " WHERE q.ctid OPERATOR(pg_catalog.=) ANY ($7) AND q.id OPERATOR(pg_catalog.=) u.id",
+		   7, argtypes, values, NULL, false, SPI_OK_UPDATE);
 }
 
 /*
@@ -174,6 +189,7 @@ outcomes_alloc(int n)
 
 	n = Max(n, 1);
 	o->ids = palloc(sizeof(int64) * n);
+	o->ctids = palloc(sizeof(ItemPointerData) * n);
 	o->states = palloc(sizeof(char *) * n);
 	o->outcomes = palloc(sizeof(char *) * n);
 	o->errors = palloc(sizeof(char *) * n);
@@ -379,10 +395,11 @@ purge_prefix(const RsStorageDriver *driver, void *state, const char *sources,
 	}
 
 	/* cleanup phase */
-	rs_spi("SELECT pg_catalog.count(*) FROM reset_system.purge_queue"
-		   " WHERE prefix_id OPERATOR(pg_catalog.=) $1 AND state OPERATOR(pg_catalog.=) 'pending'",
+	rs_spi("SELECT 1 FROM reset_system.purge_queue"
+		   " WHERE prefix_id OPERATOR(pg_catalog.=) $1 AND state OPERATOR(pg_catalog.=) 'pending'"
+		   " LIMIT 1",
 		   1, argtypes, values, NULL, false, SPI_OK_SELECT);
-	if (rs_spi_int64(0, 0, 0) > 0)
+	if (SPI_processed > 0)
 	{
 		/* look again just after the last of them is due */
 		rs_spi("UPDATE reset_system.purge_queue SET next_attempt_at ="
@@ -414,6 +431,12 @@ finish_resets(List *reset_ids)
 		Datum		values[1];
 
 		values[0] = Int64GetDatum(*(int64 *) lfirst(lc));
+		rs_spi("SELECT 1 FROM reset_system.purge_queue"
+			   " WHERE state OPERATOR(pg_catalog.=) 'pending'"
+			   "   AND reset_id OPERATOR(pg_catalog.=) $1 LIMIT 1",
+			   1, argtypes, values, NULL, false, SPI_OK_SELECT);
+		if (SPI_processed > 0)
+			continue;
 		if (rs_spi("UPDATE reset_system.history h SET purged = s.purged,"
 				   " purge_failed = s.failed, purge_finished_at = pg_catalog.clock_timestamp()"
 				   " FROM (SELECT"
@@ -433,15 +456,16 @@ finish_resets(List *reset_ids)
 }
 
 /*
- * summarize: how much is still pending, and when the next row is due.
+ * summarize: whether anything is still pending, and when the next row is
+ * due (both from the index on next_attempt_at).
  */
 static void
 summarize(RsPurgeRound *r)
 {
-	rs_spi("SELECT pg_catalog.count(*), pg_catalog.min(next_attempt_at)"
+	rs_spi("SELECT pg_catalog.min(next_attempt_at) IS NOT NULL, pg_catalog.min(next_attempt_at)"
 		   " FROM reset_system.purge_queue WHERE state OPERATOR(pg_catalog.=) 'pending'",
 		   0, NULL, NULL, NULL, false, SPI_OK_SELECT);
-	r->pending = rs_spi_int64(0, 0, 0);
+	r->pending = rs_spi_bool(0, 0) ? 1 : 0;
 	if (!rs_spi_isnull(0, 1))
 	{
 		bool		isnull;
@@ -451,24 +475,52 @@ summarize(RsPurgeRound *r)
 }
 
 /*
- * claim: lock up to limit due rows.
+ * claim: lock up to limit due rows, walking the queue in (reset_id, id)
+ * order from where the previous round stopped, so that rows already done
+ * are never scanned again.  When nothing is left after that point, start
+ * over from the beginning once (rows whose retry has become due).
  */
 static int
-claim(QueueRow ***rows_out, int limit)
+claim(RsPurgeRound *r, QueueRow ***rows_out, int limit)
 {
-	Oid			argtypes[1] = {INT4OID};
-	Datum		values[1];
-	int			n;
+	Oid			argtypes[4] = {INT4OID, INT8OID, INT8OID, TIMESTAMPTZOID};
+	Datum		values[4];
+	int			n = 0;
+	int			nest;
 	QueueRow  **rows;
 
-	values[0] = Int32GetDatum(limit);
-	n = rs_spi("SELECT id, reset_id, kind OPERATOR(pg_catalog.=) 'prefix', key, phase, attempts"
-			   " FROM reset_system.purge_queue"
-			   " WHERE state OPERATOR(pg_catalog.=) 'pending'"
-			   "   AND next_attempt_at OPERATOR(pg_catalog.<=) pg_catalog.clock_timestamp()"
-			   " ORDER BY next_attempt_at, id LIMIT $1"
-			   " FOR UPDATE SKIP LOCKED",
-			   1, argtypes, values, NULL, false, SPI_OK_SELECT);
+	/*
+	 * The queue may have grown by 100,000 rows a moment ago, long before
+	 * autovacuum analyzes it: without statistics the planner would sort
+	 * all pending rows for every batch.  Walk the (reset_id, id) index.
+	 */
+	nest = NewGUCNestLevel();
+	(void) set_config_option("enable_sort", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("enable_bitmapscan", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("enable_seqscan", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	for (int pass = 0; pass < 2; pass++)
+	{
+		values[0] = Int32GetDatum(limit);
+		values[1] = Int64GetDatum(r->after_reset);
+		values[2] = Int64GetDatum(r->after_id);
+		values[3] = TimestampTzGetDatum(GetCurrentTimestamp());
+		n = rs_spi("SELECT id, reset_id, kind OPERATOR(pg_catalog.=) 'prefix', key, phase, attempts, ctid"
+				   " FROM reset_system.purge_queue"
+				   " WHERE state OPERATOR(pg_catalog.=) 'pending'"
+				   "   AND (reset_id, id) OPERATOR(pg_catalog.>) ($2, $3)"
+				   "   AND next_attempt_at OPERATOR(pg_catalog.<=) $4"
+				   " ORDER BY reset_id, id LIMIT $1"
+				   " FOR UPDATE SKIP LOCKED",
+				   4, argtypes, values, NULL, false, SPI_OK_SELECT);
+		if (n > 0 || (r->after_reset == 0 && r->after_id == 0))
+			break;
+		r->after_reset = r->after_id = 0;
+	}
+	AtEOXact_GUC(true, nest);
+
 	rows = palloc(sizeof(QueueRow *) * Max(n, 1));
 	for (int i = 0; i < n; i++)
 	{
@@ -480,7 +532,17 @@ claim(QueueRow ***rows_out, int limit)
 		row->key = rs_spi_text(i, 3);
 		row->phase = rs_spi_text(i, 4);
 		row->attempts = (int) rs_spi_int64(i, 5, 0);
+		{
+			bool		isnull;
+
+			ItemPointerCopy((ItemPointer) DatumGetPointer(rs_spi_datum(i, 6, &isnull)), &row->ctid);
+		}
 		rows[i] = row;
+	}
+	if (n > 0)
+	{
+		r->after_reset = rows[n - 1]->reset_id;
+		r->after_id = rows[n - 1]->id;
 	}
 	*rows_out = rows;
 	return n;
@@ -596,7 +658,14 @@ rs_purge_round(RsPurgeRound *r)
 	QueueRow  **rows;
 	int			n;
 
-	memset(r, 0, sizeof(*r));
+	{
+		int64		after_reset = r->after_reset;
+		int64		after_id = r->after_id;
+
+		memset(r, 0, sizeof(*r));
+		r->after_reset = after_reset;
+		r->after_id = after_id;
+	}
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	SPI_connect();
@@ -618,7 +687,7 @@ rs_purge_round(RsPurgeRound *r)
 	else
 	{
 		cfg = rs_storage_config_load(NULL);
-		n = claim(&rows, rs_purge_batch_size > 0 ? rs_purge_batch_size
+		n = claim(r, &rows, rs_purge_batch_size > 0 ? rs_purge_batch_size
 				  : (cfg && cfg->driver ? cfg->driver->batch_size : 100));
 		if (n > 0)
 		{
@@ -649,9 +718,8 @@ rs_purge_round(RsPurgeRound *r)
 				r->claimed = n;
 			}
 		}
-		else
-			finish_resets(NIL);
-		summarize(r);
+		if (n == 0 || r->stop)
+			summarize(r);
 	}
 
 	SPI_finish();

@@ -14,10 +14,16 @@
 
 typedef struct RsPurgeRound
 {
+	/* in: where the previous round stopped walking the queue */
+	int64		after_reset;
+	int64		after_id;
+
+	/* out */
 	bool		stop;			/* nothing more to do here for now: exit */
 	bool		no_extension;	/* the extension is not installed here */
 	int			claimed;		/* rows handled in this round */
-	int64		pending;		/* rows still pending after the round */
+	int64		pending;		/* rows still pending after the round (only
+								 * computed when nothing was claimed) */
 	TimestampTz next_due;		/* earliest retry time among them */
 } RsPurgeRound;
 

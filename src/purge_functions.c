@@ -201,6 +201,22 @@ reset_purge_wait(PG_FUNCTION_ARGS)
 					failed,
 					purged;
 
+		/* a cheap look first: is anything of this reset still pending? */
+		rs_as_owner_begin(&s);
+		rs_spi("SELECT 1 FROM reset_system.purge_queue"
+			   " WHERE state OPERATOR(pg_catalog.=) 'pending'"
+			   "   AND reset_id OPERATOR(pg_catalog.=) $1 LIMIT 1",
+			   1, argtypes, values, NULL, false, SPI_OK_SELECT);
+		rs_as_owner_end(&s);
+		if (SPI_processed > 0 && GetCurrentTimestamp() < deadline)
+		{
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 100, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+			CHECK_FOR_INTERRUPTS();
+			continue;
+		}
+
 		rs_as_owner_begin(&s);
 		rs_spi("SELECT pg_catalog.count(*) FILTER (WHERE state OPERATOR(pg_catalog.=) 'pending'),"
 			   " pg_catalog.count(*) FILTER (WHERE state OPERATOR(pg_catalog.=) 'failed'),"
@@ -227,7 +243,7 @@ reset_purge_wait(PG_FUNCTION_ARGS)
 							   rs_format_count(purged), rs_spi_text(0, 3) ? rs_spi_text(0, 3) : "none recorded"),
 					 errhint("See SELECT * FROM reset_purge_status(" INT64_FORMAT "); fix the cause, then SELECT reset_purge_retry();",
 							 reset_id)));
-		else if (GetCurrentTimestamp() >= deadline)
+		else
 			ereport(ERROR,
 					(errcode(ERRCODE_RS_PURGE_TIMEOUT),
 					 errmsg("purge of reset " INT64_FORMAT " is not finished after %s",
@@ -237,13 +253,6 @@ reset_purge_wait(PG_FUNCTION_ARGS)
 							   rs_spi_text(0, 3) ? rs_spi_text(0, 3) : "none recorded"),
 					 errhint("The purge goes on in the background. Watch it with SELECT * FROM reset_purge_status(" INT64_FORMAT ");",
 							 reset_id)));
-		else
-		{
-			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-							 100, PG_WAIT_EXTENSION);
-			ResetLatch(MyLatch);
-			CHECK_FOR_INTERRUPTS();
-		}
 	}
 	result = rs_copy_out(result);
 	SPI_finish();

@@ -155,6 +155,7 @@ rs_purge_worker_main(Datum arg)
 {
 	Oid			dboid = DatumGetObjectId(arg);
 	MemoryContext round_cxt;
+	RsPurgeRound r;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
@@ -173,9 +174,9 @@ rs_purge_worker_main(Datum arg)
 
 	round_cxt = AllocSetContextCreate(TopMemoryContext, "reset_system purge round",
 									  ALLOCSET_DEFAULT_SIZES);
+	memset(&r, 0, sizeof(r));
 	for (;;)
 	{
-		RsPurgeRound r;
 		MemoryContext old;
 
 		CHECK_FOR_INTERRUPTS();
