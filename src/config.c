@@ -388,6 +388,10 @@ check_rebuild_command(const char *label, const char *command)
  *
  * Register a rebuild step, run after the deletes in registration order.
  * Registering an existing label replaces its command and keeps its place.
+ * The step will run as the role registering it, with the search_path in
+ * effect now: whoever executes the reset, and whatever their own
+ * search_path holds, the step does the same thing (and a role allowed to
+ * register steps cannot make a more privileged executor run its SQL).
  */
 Datum
 reset_register_rebuild(PG_FUNCTION_ARGS)
@@ -395,8 +399,8 @@ reset_register_rebuild(PG_FUNCTION_ARGS)
 	char	   *label;
 	char	   *command;
 	RsSession	s;
-	Oid			argtypes[3] = {TEXTOID, TEXTOID, NAMEOID};
-	Datum		values[3];
+	Oid			argtypes[4] = {TEXTOID, TEXTOID, NAMEOID, TEXTOID};
+	Datum		values[4];
 
 	require_arg(fcinfo, 0, "reset_register_rebuild", "label");
 	require_arg(fcinfo, 1, "reset_register_rebuild", "command");
@@ -411,6 +415,7 @@ reset_register_rebuild(PG_FUNCTION_ARGS)
 	values[1] = CStringGetTextDatum(command);
 	values[2] = DirectFunctionCall1(namein,
 									CStringGetDatum(GetUserNameFromId(s.caller_role, false)));
+	values[3] = CStringGetTextDatum(s.caller_search_path);
 
 	SPI_connect();
 	rs_as_owner_begin(&s);
@@ -418,12 +423,13 @@ reset_register_rebuild(PG_FUNCTION_ARGS)
 	rs_spi("LOCK TABLE reset_system.rebuild_steps IN SHARE ROW EXCLUSIVE MODE",
 		   0, NULL, NULL, NULL, false, SPI_OK_UTILITY);
 	rs_spi("INSERT INTO reset_system.rebuild_steps AS r"
-		   " (label, command, position, registered_by)"
-		   " SELECT $1, $2, COALESCE(pg_catalog.max(position), 0) OPERATOR(pg_catalog.+) 1, $3"
+		   " (label, command, position, registered_by, search_path)"
+		   " SELECT $1, $2, COALESCE(pg_catalog.max(position), 0) OPERATOR(pg_catalog.+) 1, $3, $4"
 		   " FROM reset_system.rebuild_steps"
 		   " ON CONFLICT (label) DO UPDATE SET command = EXCLUDED.command,"
+		   " search_path = EXCLUDED.search_path,"
 		   " registered_at = pg_catalog.now(), registered_by = EXCLUDED.registered_by",
-		   3, argtypes, values, NULL, false, SPI_OK_INSERT);
+		   4, argtypes, values, NULL, false, SPI_OK_INSERT);
 	rs_as_owner_end(&s);
 	SPI_finish();
 	rs_leave(&s);
@@ -681,8 +687,8 @@ rs_load_config(RsSession *s)
 		cfg->tables = lappend(cfg->tables, t);
 	}
 
-	n = rs_spi("SELECT label, command, position FROM reset_system.rebuild_steps"
-			   " ORDER BY position",
+	n = rs_spi("SELECT label, command, position, registered_by::pg_catalog.text, search_path"
+			   " FROM reset_system.rebuild_steps ORDER BY position",
 			   0, NULL, NULL, NULL, false, SPI_OK_SELECT);
 	for (int i = 0; i < n; i++)
 	{
@@ -691,6 +697,8 @@ rs_load_config(RsSession *s)
 		r->label = rs_spi_text(i, 0);
 		r->command = rs_spi_text(i, 1);
 		r->position = (int) rs_spi_int64(i, 2, 0);
+		r->run_as = rs_spi_text(i, 3);
+		r->search_path = rs_spi_text(i, 4);
 		r->count = -1;
 		cfg->rebuilds = lappend(cfg->rebuilds, r);
 	}
@@ -721,8 +729,8 @@ reset_config(PG_FUNCTION_ARGS)
 	foreach(lc, cfg->tables)
 	{
 		RsTable    *t = (RsTable *) lfirst(lc);
-		Datum		v[6];
-		bool		nulls[6] = {false, false, false, false, false, true};
+		Datum		v[7];
+		bool		nulls[7] = {false, false, false, false, false, true, true};
 		char	   *current = rs_qualified_name(t->relid, false);
 		StringInfoData cols;
 		ListCell   *lc2;
@@ -746,14 +754,15 @@ reset_config(PG_FUNCTION_ARGS)
 	foreach(lc, cfg->rebuilds)
 	{
 		RsRebuild  *r = (RsRebuild *) lfirst(lc);
-		Datum		v[6];
-		bool		nulls[6] = {false, false, false, false, false, false};
+		Datum		v[7];
+		bool		nulls[7] = {false, false, false, false, false, false, false};
 
 		v[0] = CStringGetTextDatum("rebuild");
 		v[1] = CStringGetTextDatum(r->label);
 		v[2] = CStringGetTextDatum("rebuild");
 		v[3] = CStringGetTextDatum(r->label);
 		v[4] = CStringGetTextDatum(r->command);
+		v[6] = CStringGetTextDatum(r->run_as);
 		v[5] = Int32GetDatum(r->position);
 		tuplestore_putvalues(store, tupdesc, v, nulls);
 	}
@@ -761,8 +770,8 @@ reset_config(PG_FUNCTION_ARGS)
 	storage = rs_storage_config_load(&s);
 	if (storage && storage->backend)
 	{
-		Datum		v[6];
-		bool		nulls[6] = {false, false, false, true, false, true};
+		Datum		v[7];
+		bool		nulls[7] = {false, false, false, true, false, true, true};
 
 		v[0] = CStringGetTextDatum("storage");
 		v[1] = CStringGetTextDatum(storage->backend);
@@ -777,8 +786,8 @@ reset_config(PG_FUNCTION_ARGS)
 	{
 		foreach(lc, storage->prefixes)
 		{
-			Datum		v[6];
-			bool		nulls[6] = {false, false, false, true, true, true};
+			Datum		v[7];
+			bool		nulls[7] = {false, false, false, true, true, true, true};
 
 			v[0] = CStringGetTextDatum("prefix");
 			v[1] = CStringGetTextDatum((char *) lfirst(lc));

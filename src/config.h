@@ -62,6 +62,8 @@ typedef struct RsRebuild
 	char	   *label;
 	char	   *command;
 	int			position;
+	char	   *run_as;			/* the role that registered it */
+	char	   *search_path;	/* its search_path at registration */
 	int64		count;			/* result when run, -1 if none reported */
 } RsRebuild;
 

@@ -74,3 +74,45 @@ rs_guard_writable(const char *what)
 				 errhint("Run it in a read-write transaction (BEGIN READ WRITE), "
 						 "or check default_transaction_read_only.")));
 }
+
+/*
+ * rs_guard_enabled: the server-wide kill switch, reset_system.allow_reset.
+ */
+void
+rs_guard_enabled(void)
+{
+	if (!rs_allow_reset)
+		ereport(ERROR,
+				(errcode(ERRCODE_RS_DISABLED),
+				 errmsg("resets are disabled on this server"),
+				 errdetail("reset_system.allow_reset is off."),
+				 errhint("A superuser can allow them again: ALTER SYSTEM SET reset_system.allow_reset = on; "
+						 "SELECT pg_reload_conf();")));
+}
+
+/*
+ * rs_guard_is_refusal: is this SQLSTATE one of the reasons a reset is
+ * refused (as opposed to a reset that failed while it ran)?
+ */
+bool
+rs_guard_is_refusal(int sqlerrcode)
+{
+	switch (sqlerrcode)
+	{
+		case ERRCODE_RS_PHRASE_MISMATCH:
+		case ERRCODE_RS_PLAN_CHANGED:
+		case ERRCODE_RS_ENV_UNLABELLED:
+		case ERRCODE_RS_ENV_PROTECTED:
+		case ERRCODE_RS_DISABLED:
+		case ERRCODE_RS_TOO_MANY_ROWS:
+		case ERRCODE_READ_ONLY_SQL_TRANSACTION:
+		case ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST:
+		case ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE:
+		case ERRCODE_LOCK_NOT_AVAILABLE:
+		case ERRCODE_INSUFFICIENT_PRIVILEGE:
+		case ERRCODE_FEATURE_NOT_SUPPORTED:
+			return true;
+		default:
+			return false;
+	}
+}

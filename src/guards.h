@@ -13,5 +13,7 @@
 extern void rs_guard_phrase(const char *phrase, const char *expected,
 							const char *function);
 extern void rs_guard_writable(const char *what);
+extern void rs_guard_enabled(void);
+extern bool rs_guard_is_refusal(int sqlerrcode);
 
 #endif							/* RESET_SYSTEM_GUARDS_H */

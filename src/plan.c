@@ -34,6 +34,8 @@
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
+#include "utils/acl.h"
+#include "render.h"
 
 #include "plan.h"
 #include "queue.h"
@@ -350,11 +352,13 @@ compute_token(RsPlan *plan)
 }
 
 /*
- * rs_plan_load: configuration, target and token; no row counts yet.
- * Must be called inside an SPI connection.
+ * rs_plan_load: configuration, target, environment and token; no row
+ * counts yet.  With lock_unlock, the unlock in force (if any) is locked
+ * for the reset that will consume it.  Must be called inside an SPI
+ * connection.
  */
 RsPlan *
-rs_plan_load(RsSession *s)
+rs_plan_load(RsSession *s, bool lock_unlock)
 {
 	RsPlan	   *plan = palloc0(sizeof(RsPlan));
 
@@ -362,6 +366,7 @@ rs_plan_load(RsSession *s)
 	plan->database = get_database_name(MyDatabaseId);
 	plan->system_identifier = GetSystemIdentifier();
 	plan->environment = pstrdup(rs_environment ? rs_environment : RS_ENV_UNSET);
+	rs_env_status(s, &plan->env, lock_unlock);
 	plan->mode = rs_mode_name(rs_mode);
 	describe_server(plan);
 	resolve_tables(plan);
@@ -634,6 +639,84 @@ analyze_storage(RsPlan *plan)
 }
 
 /*
+ * analyze_rebuild_roles: a rebuild step runs as the role that registered
+ * it; that role must still exist.
+ */
+static void
+analyze_rebuild_roles(RsPlan *plan)
+{
+	ListCell   *lc;
+
+	foreach(lc, plan->cfg->rebuilds)
+	{
+		RsRebuild  *r = (RsRebuild *) lfirst(lc);
+
+		if (!OidIsValid(get_role_oid(r->run_as, true)))
+			rs_plan_add_blocker(plan, ERRCODE_UNDEFINED_OBJECT,
+								psprintf("rebuild step \"%s\" runs as role \"%s\", which no longer exists",
+										 r->label, r->run_as),
+								pstrdup("A rebuild step runs with the privileges of the role that registered it."),
+								psprintf("Register it again: SELECT reset_register_rebuild(%s, %s);",
+										 quote_literal_cstr(r->label), quote_literal_cstr(r->command)));
+	}
+}
+
+/*
+ * warn_lock_holders: sessions that hold locks on registered tables now.
+ * A reset would wait for them (up to reset_system.lock_timeout) or, with
+ * reset_system.terminate_blockers, end them.
+ */
+static void
+warn_lock_holders(RsPlan *plan)
+{
+	List	   *relids = list_copy(plan->effective_delete);
+	Oid			argtypes[2] = {OIDARRAYOID, OIDOID};
+	Datum		values[2];
+	int			n;
+
+	if (relids == NIL)
+		return;
+	values[0] = oid_array(relids);
+	values[1] = ObjectIdGetDatum(MyDatabaseId);
+	n = rs_spi("SELECT l.pid, a.usename::pg_catalog.text, a.application_name, a.state,"
+			   " pg_catalog.date_trunc('second', pg_catalog.clock_timestamp()"
+			   "   OPERATOR(pg_catalog.-) a.xact_start)::pg_catalog.text,"
+			   " pg_catalog.string_agg(DISTINCT l.mode, ', '),"
+			   " pg_catalog.string_agg(DISTINCT pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.'"
+			   "   OPERATOR(pg_catalog.||) pg_catalog.quote_ident(c.relname), ', ')"
+			   " FROM pg_catalog.pg_locks l"
+			   " JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) l.relation"
+			   " JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace"
+			   " LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid OPERATOR(pg_catalog.=) l.pid"
+			   " WHERE l.locktype OPERATOR(pg_catalog.=) 'relation'"
+			   "   AND l.database OPERATOR(pg_catalog.=) $2"
+			   "   AND l.relation OPERATOR(pg_catalog.=) ANY ($1)"
+			   "   AND l.pid IS DISTINCT FROM pg_catalog.pg_backend_pid()"
+			   " GROUP BY 1, 2, 3, 4, 5 ORDER BY 1",
+			   2, argtypes, values, NULL, false, SPI_OK_SELECT);
+	for (int i = 0; i < n; i++)
+	{
+		char	   *pid = rs_spi_isnull(i, 0) ? pstrdup("(a prepared transaction)") : rs_spi_text(i, 0);
+
+		rs_plan_add_warning(plan,
+							"session pid %s (user \"%s\", application \"%s\", %s%s%s) holds %s on %s; "
+							"a reset %s",
+							pid,
+							rs_spi_text(i, 1) ? rs_spi_text(i, 1) : "?",
+							(rs_spi_text(i, 2) && rs_spi_text(i, 2)[0]) ? rs_spi_text(i, 2) : "-",
+							rs_spi_text(i, 3) ? rs_spi_text(i, 3) : "state not visible",
+							rs_spi_text(i, 4) ? ", transaction open for " : "",
+							rs_spi_text(i, 4) ? rs_spi_text(i, 4) : "",
+							rs_spi_text(i, 5), rs_spi_text(i, 6),
+							rs_terminate_blockers
+							? psprintf("would terminate it after waiting %d ms (reset_system.terminate_blockers is on)",
+									   rs_lock_timeout_ms)
+							: psprintf("waits at most %d ms for it, then fails (reset_system.lock_timeout)",
+									   rs_lock_timeout_ms));
+	}
+}
+
+/*
  * rs_plan_analyze: blockers and warnings that depend on the catalogs.
  */
 void
@@ -658,6 +741,38 @@ rs_plan_analyze(RsPlan *plan)
 	load_table_traits(plan);
 	warn_unregistered(plan);
 	analyze_storage(plan);
+	analyze_rebuild_roles(plan);
+	warn_lock_holders(plan);
+}
+
+/*
+ * rs_plan_guard_blockers: the guards that refuse a reset whatever the
+ * tables: the kill switch, the environment, the size guard (once rows
+ * are counted).  reset_execute raises the same refusals one by one.
+ */
+void
+rs_plan_guard_blockers(RsPlan *plan)
+{
+	int			sqlstate;
+	char	   *message;
+	char	   *detail;
+	char	   *hint;
+
+	if (!rs_allow_reset)
+		rs_plan_add_blocker(plan, ERRCODE_RS_DISABLED,
+							pstrdup("resets are disabled on this server (reset_system.allow_reset is off)"),
+							NULL,
+							pstrdup("A superuser can allow them again: ALTER SYSTEM SET reset_system.allow_reset = on; SELECT pg_reload_conf();"));
+	if (rs_env_blocker(&plan->env, &sqlstate, &message, &detail, &hint))
+		rs_plan_add_blocker(plan, sqlstate, message, detail, hint);
+	if (plan->counted && rs_max_rows > 0 && plan->delete_rows > rs_max_rows)
+		rs_plan_add_blocker(plan, ERRCODE_RS_TOO_MANY_ROWS,
+							psprintf("the reset would delete %s row(s), more than reset_system.max_rows (%s)",
+									 rs_format_count(plan->delete_rows), rs_format_count(rs_max_rows)),
+							NULL,
+							psprintf("To go ahead, raise the limit for the reset's transaction: "
+									 "BEGIN; SET LOCAL reset_system.max_rows = " INT64_FORMAT "; "
+									 "SELECT reset_execute(...); COMMIT;", plan->delete_rows));
 }
 
 /*

@@ -14,6 +14,7 @@
 #include "nodes/pg_list.h"
 
 #include "config.h"
+#include "environment.h"
 #include "internal.h"
 #include "storage_config.h"
 
@@ -46,6 +47,7 @@ typedef struct RsPlan
 	char	   *cluster_name;	/* NULL when not set */
 	uint64		system_identifier;
 	char	   *environment;
+	RsEnvStatus env;			/* label, protection, unlock in force */
 	const char *mode;
 
 	/* registered tables that take part, annotated */
@@ -68,7 +70,8 @@ typedef struct RsPlan
 	char		token[RS_TOKEN_LEN + 1];
 } RsPlan;
 
-extern RsPlan *rs_plan_load(RsSession *s);
+extern RsPlan *rs_plan_load(RsSession *s, bool lock_unlock);
+extern void rs_plan_guard_blockers(RsPlan *plan);
 extern void rs_plan_analyze(RsPlan *plan);
 extern void rs_plan_count(RsPlan *plan);
 extern void rs_plan_add_warning(RsPlan *plan, const char *fmt,...) pg_attribute_printf(2, 3);

@@ -3,10 +3,12 @@
  * rebuild.c
  *	  Run the registered rebuild steps after the deletes, in order.
  *
- * Each step is SQL run through SPI in the reset's transaction, with the
- * caller's privileges and search_path.  An error in a step propagates
- * (with the step named in the error context) and aborts the caller's
- * transaction, so every delete rolls back with it.
+ * Each step is SQL run through SPI in the reset's transaction, as the
+ * role that registered it and with the search_path it had then (like a
+ * SECURITY DEFINER function with a SET clause): the caller's session
+ * cannot change what a step does.  An error in a step propagates (with the
+ * step named in the error context) and aborts the caller's transaction,
+ * so every delete rolls back with it.
  *
  * The count reported for a step is the single integer it returns
  * ("SELECT app.seed_validators()" returning 7 gives "Recreated 7 baseline
@@ -17,7 +19,10 @@
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/numeric.h"
 
 #include "rebuild.h"
@@ -86,6 +91,8 @@ void
 rs_run_rebuilds(RsSession *s, RsPlan *plan, StringInfo report)
 {
 	ListCell   *lc;
+	Oid			save_userid;
+	int			save_sec;
 
 	foreach(lc, plan->cfg->rebuilds)
 	{
@@ -100,7 +107,13 @@ rs_run_rebuilds(RsSession *s, RsPlan *plan, StringInfo report)
 		ctx.previous = error_context_stack;
 		error_context_stack = &ctx;
 
-		nest = rs_use_caller_search_path(s);
+		GetUserIdAndSecContext(&save_userid, &save_sec);
+		SetUserIdAndSecContext(get_role_oid(r->run_as, false),
+							   save_sec | SECURITY_LOCAL_USERID_CHANGE);
+		nest = NewGUCNestLevel();
+		(void) set_config_option("search_path", r->search_path,
+								 PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
 		ret = SPI_execute(r->command, false, 0);
 		if (ret < 0)
 			ereport(ERROR,
@@ -109,7 +122,8 @@ rs_run_rebuilds(RsSession *s, RsPlan *plan, StringInfo report)
 							r->label, SPI_result_code_string(ret)),
 					 errhint("Rebuild steps run inside the reset's transaction and cannot commit, roll back or COPY to the client.")));
 		r->count = step_count(ret);
-		rs_restore_settings(nest);
+		AtEOXact_GUC(true, nest);
+		SetUserIdAndSecContext(save_userid, save_sec);
 		SPI_freetuptable(SPI_tuptable);
 
 		error_context_stack = ctx.previous;

@@ -34,6 +34,11 @@ char	   *rs_environment = NULL;
 int			rs_lock_timeout_ms = 5000;
 int			rs_mode = RS_MODE_TRUNCATE;
 int			rs_small_table_rows = 1000;
+char	   *rs_protected_environments = NULL;
+bool		rs_allow_reset = true;
+int			rs_max_rows = 0;
+bool		rs_terminate_blockers = false;
+char	   *rs_webhook_url = NULL;
 int			rs_purge_naptime_s = 60;
 int			rs_purge_batch_size = 0;
 int			rs_purge_max_attempts = 10;
@@ -54,6 +59,53 @@ const char *
 rs_mode_name(int mode)
 {
 	return mode == RS_MODE_DELETE ? "delete" : "truncate";
+}
+
+/*
+ * define_safety_settings: the guards.  Who may change each one is part of
+ * the safety model: the environment label and the protected list are
+ * superuser settings (per database with ALTER DATABASE), the kill switch
+ * and the webhook only exist server-wide, and the size guard may be raised
+ * by the operator, explicitly, for one transaction.
+ */
+static void
+define_safety_settings(void)
+{
+	DefineCustomStringVariable("reset_system.protected_environments",
+							   "Comma-separated environments where a reset needs a prior reset_unlock().",
+							   NULL,
+							   &rs_protected_environments,
+							   "production",
+							   PGC_SUSET, 0,
+							   NULL, NULL, NULL);
+	DefineCustomBoolVariable("reset_system.allow_reset",
+							 "Allow resets on this server at all (the kill switch).",
+							 "When off, every reset is refused, whatever the role, phrase or unlock.",
+							 &rs_allow_reset,
+							 true,
+							 PGC_SIGHUP, 0,
+							 NULL, NULL, NULL);
+	DefineCustomIntVariable("reset_system.max_rows",
+							"Refuse a reset that would delete more rows than this (0: no limit).",
+							"Raise it with SET LOCAL in the reset's transaction to go ahead.",
+							&rs_max_rows,
+							0, 0, INT_MAX,
+							PGC_USERSET, 0,
+							NULL, NULL, NULL);
+	DefineCustomBoolVariable("reset_system.terminate_blockers",
+							 "After the lock timeout, terminate the sessions that hold locks on the tables a reset empties.",
+							 "For staging servers where the application is still running.",
+							 &rs_terminate_blockers,
+							 false,
+							 PGC_SUSET, 0,
+							 NULL, NULL, NULL);
+	DefineCustomStringVariable("reset_system.webhook_url",
+							   "URL the purge worker POSTs a JSON message to for resets, refusals in protected environments and finished purges.",
+							   NULL,
+							   &rs_webhook_url,
+							   "",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY,
+							   NULL, NULL, NULL);
 }
 
 /*
@@ -161,6 +213,7 @@ _PG_init(void)
 							0,
 							NULL, NULL, NULL);
 
+	define_safety_settings();
 	define_purge_settings();
 	rs_reserve_guc_prefix("reset_system");
 

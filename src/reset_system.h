@@ -31,6 +31,10 @@
 #define ERRCODE_RS_PLAN_CHANGED		MAKE_SQLSTATE('R','S','0','0','2')
 #define ERRCODE_RS_PURGE_FAILED		MAKE_SQLSTATE('R','S','0','0','4')
 #define ERRCODE_RS_PURGE_TIMEOUT	MAKE_SQLSTATE('R','S','0','0','5')
+#define ERRCODE_RS_ENV_UNLABELLED	MAKE_SQLSTATE('R','S','0','0','6')
+#define ERRCODE_RS_ENV_PROTECTED	MAKE_SQLSTATE('R','S','0','0','7')
+#define ERRCODE_RS_DISABLED			MAKE_SQLSTATE('R','S','0','0','8')
+#define ERRCODE_RS_TOO_MANY_ROWS	MAKE_SQLSTATE('R','S','0','0','9')
 
 /* Values of reset_system.mode */
 typedef enum RsMode
@@ -44,6 +48,11 @@ extern char *rs_environment;
 extern int	rs_lock_timeout_ms;
 extern int	rs_mode;
 extern int	rs_small_table_rows;
+extern char *rs_protected_environments;
+extern bool rs_allow_reset;
+extern int	rs_max_rows;
+extern bool rs_terminate_blockers;
+extern char *rs_webhook_url;
 
 extern const char *rs_mode_name(int mode);
 

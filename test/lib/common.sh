@@ -25,10 +25,11 @@ as_root() {
 if [ "$(id -u)" = 0 ]; then PG_OS_USER=postgres; else PG_OS_USER=$(id -un); fi
 
 # run_pg CMD...: run CMD as the PostgreSQL OS user, with the server
-# binaries first in PATH.
+# binaries first in PATH.  As root it starts in / (the caller's directory,
+# a clone under /root say, may be unreadable to that user).
 run_pg() {
     if [ "$(id -u)" = 0 ]; then
-        runuser -u "$PG_OS_USER" -- env PATH="$PGBIN:$PATH" "$@"
+        runuser -u "$PG_OS_USER" -- env -C / PATH="$PGBIN:$PATH" "$@"
     else
         env PATH="$PGBIN:$PATH" "$@"
     fi
