@@ -35,3 +35,6 @@ EXTRA_CLEAN = tmp_check tmp_check_iso output_iso results regression.diffs regres
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# every object depends on every header (PGXS tracks none by itself)
+$(OBJS): $(wildcard $(srcdir)/src/*.h)

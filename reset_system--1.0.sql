@@ -57,7 +57,9 @@ CREATE TABLE reset_system.history (
     purge_objects     bigint NOT NULL DEFAULT 0,
     purged            bigint,
     purge_failed      bigint,
-    purge_finished_at timestamptz
+    purge_finished_at timestamptz,
+    terminated        text[] NOT NULL DEFAULT '{}',
+    unlock_id         bigint
 );
 COMMENT ON TABLE reset_system.history IS
     'One row per completed reset, written in the reset''s own transaction';

@@ -38,6 +38,12 @@ DROP ROLE rs_app_role;
 -- unknown settings in our namespace are refused
 SET reset_system.enviroment = 'typo';
 
+-- label the test database (resets are refused in an unlabelled one)
+SELECT format('ALTER DATABASE %I SET reset_system.environment = %L', current_database(), 'test') AS label_db \gset
+:label_db;
+\c
+SHOW reset_system.environment;
+
 -- Helpers for the following tests: the plan text with the parts that vary
 -- from run to run (server address, system identifier, token, storage
 -- directory) masked.

@@ -4,6 +4,10 @@
  *	  Wake the purge worker when a transaction that ran reset_execute
  *	  commits; refuse to PREPARE such a transaction.
  *
+ * A reset attempt journaled outside the transaction (see journal.c) also
+ * wakes the worker when the transaction aborts, so that the refusal shows
+ * up in reset_system.attempts within moments.
+ *
  * The purge queue is an ordinary table written inside the reset's
  * transaction, so a ROLLBACK (or ROLLBACK TO SAVEPOINT) removes the queued
  * rows by itself.  All this module keeps is a flag: "wake the worker at
@@ -34,6 +38,9 @@
 /* A reset ran in this transaction (in the subtransaction below, or a child). */
 static bool reset_marked = false;
 static SubTransactionId reset_subid = InvalidSubTransactionId;
+
+/* An attempt was journaled: wake the worker at commit or abort, to copy it. */
+static bool journal_marked = false;
 
 /* Something asked for a wake at commit (e.g. reset_purge_retry). */
 static bool wake_marked = false;
@@ -71,16 +78,22 @@ rs_xact_callback(XactEvent event, void *arg)
 
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
-			wake = reset_marked || wake_marked;
-			reset_marked = wake_marked = false;
+			wake = reset_marked || wake_marked || journal_marked;
+			reset_marked = wake_marked = journal_marked = false;
 			if (wake)
 				wake_worker();
 			break;
 
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
+			wake = journal_marked && !in_error_recursion_trouble();
+			reset_marked = wake_marked = journal_marked = false;
+			if (wake)
+				wake_worker();
+			break;
+
 		case XACT_EVENT_PREPARE:
-			reset_marked = wake_marked = false;
+			reset_marked = wake_marked = journal_marked = false;
 			break;
 
 		default:
@@ -143,6 +156,16 @@ rs_commit_hook_mark_wake(void)
 	if (!wake_marked || wake_subid > GetCurrentSubTransactionId())
 		wake_subid = GetCurrentSubTransactionId();
 	wake_marked = true;
+}
+
+/*
+ * rs_commit_hook_mark_journal: an attempt was journaled; the worker copies
+ * it into reset_system.attempts once this transaction ends, either way.
+ */
+void
+rs_commit_hook_mark_journal(void)
+{
+	journal_marked = true;
 }
 
 /*

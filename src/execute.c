@@ -6,12 +6,17 @@
  * The order of things is the safety model:
  *
  *	1. the confirmation phrase, before anything else;
- *	2. a server and transaction that can write;
- *	3. the plan token, when given: the plan shown is the plan that runs;
- *	4. locks on every table (and owned sequence) to be emptied, with a
- *	   bounded wait that names the blocking sessions;
- *	5. the plan again, under the locks: any blocker refuses the reset;
- *	6. exact counts, the deletes, the rebuild steps, the history row.
+ *	2. the server's kill switch (reset_system.allow_reset);
+ *	3. a server and transaction that can write;
+ *	4. the plan token, when given: the plan shown is the plan that runs;
+ *	5. the environment: labelled, and unlocked when protected;
+ *	6. locks on every table (and owned sequence) to be emptied, with a
+ *	   bounded wait that names the blocking sessions (or terminates them,
+ *	   with reset_system.terminate_blockers);
+ *	7. the plan again, under the locks: any blocker refuses the reset;
+ *	8. exact counts and the size guard (reset_system.max_rows);
+ *	9. the deletes, the rebuild steps, the purge queue, the history row,
+ *	   NOTIFY and the webhook message.
  *
  * There is no COMMIT anywhere: the caller's COMMIT makes the reset happen,
  * ROLLBACK (or ROLLBACK TO SAVEPOINT, or any error) undoes all of it.
@@ -30,8 +35,11 @@
 
 #include "commit_hook.h"
 #include "guards.h"
+#include "environment.h"
 #include "history.h"
+#include "journal.h"
 #include "locks.h"
+#include "notify.h"
 #include "plan.h"
 #include "queue.h"
 #include "rebuild.h"
@@ -88,36 +96,59 @@ lock_targets(RsPlan *plan)
 }
 
 /*
- * do_reset: the body of reset_execute, between the guards and the result.
+ * do_reset: the body of reset_execute, after the first guards.  Fills
+ * *reset_id and *rows for the attempt journal.
  */
 static char *
-do_reset(RsSession *s, const char *token)
+do_reset(RsSession *s, const char *token, int64 *reset_id_out, int64 *rows_out)
 {
 	TimestampTz started = GetCurrentTimestamp();
 	RsPlan	   *plan;
 	StringInfoData report;
 	ListCell   *lc;
-	int64		history_id;
 	int64		reset_id;
 	int64		queued = 0;
+	List	   *terminated;
+	int			sqlstate;
+	char	   *message;
+	char	   *detail;
+	char	   *hint;
+	RsResetRecord rec;
 
-	plan = rs_plan_load(s);
+	plan = rs_plan_load(s, true);
 	check_token(plan, token);
+	if (rs_env_blocker(&plan->env, &sqlstate, &message, &detail, &hint))
+		ereport(ERROR,
+				(errcode(sqlstate), errmsg("%s", message),
+				 errdetail("%s", detail), errhint("%s", hint)));
 
-	rs_lock_relations(lock_targets(plan), AccessExclusiveLock, rs_lock_timeout_ms);
+	terminated = rs_lock_relations(lock_targets(plan), AccessExclusiveLock,
+								   rs_lock_timeout_ms);
 
 	rs_plan_analyze(plan);
 	rs_plan_raise_blockers(plan);
 	rs_plan_count(plan);
+	if (rs_max_rows > 0 && plan->delete_rows > rs_max_rows)
+		ereport(ERROR,
+				(errcode(ERRCODE_RS_TOO_MANY_ROWS),
+				 errmsg("the reset would delete %s row(s), more than reset_system.max_rows (%s)",
+						rs_format_count(plan->delete_rows), rs_format_count(rs_max_rows)),
+				 errdetail("reset_system.max_rows guards against resetting a bigger database than expected. Nothing was changed."),
+				 errhint("To go ahead, raise the limit for this transaction: SET LOCAL reset_system.max_rows = " INT64_FORMAT
+						 "; then run the reset again in the same transaction.", plan->delete_rows)));
 	rs_strategy_decide(plan);
 
 	reset_id = rs_history_reserve_id(s);
+	*reset_id_out = reset_id;
+	*rows_out = plan->delete_rows;
 	if (plan->uses_storage)
 		queued = rs_queue_capture(s, plan, reset_id);
 
 	rs_strategy_run(plan);
 
 	initStringInfo(&report);
+	foreach(lc, terminated)
+		report_line(&report, psprintf("Terminated session %s.", (char *) lfirst(lc)));
 	foreach(lc, plan->delete_tables)
 	{
 		RsTable    *t = (RsTable *) lfirst(lc);
@@ -153,10 +184,23 @@ do_reset(RsSession *s, const char *token)
 									  rs_format_count(t->rows), t->label));
 	}
 
-	history_id = rs_history_record(s, plan, reset_id, started, queued,
-								   plan->uses_storage && plan->storage->prefixes != NIL);
+	rs_env_consume(s, plan->env.unlock_id, reset_id);
+	if (plan->env.unlock_id != 0)
+		report_line(&report, psprintf("Used the unlock of environment \"%s\"; it is locked again.",
+									  plan->environment));
+
+	memset(&rec, 0, sizeof(rec));
+	rec.id = reset_id;
+	rec.started = started;
+	rec.purge_objects = queued;
+	rec.purge_prefixes = plan->uses_storage && plan->storage->prefixes != NIL;
+	rec.terminated = terminated;
+	rec.unlock_id = plan->env.unlock_id;
+	rs_history_record(s, plan, &rec);
+	rs_notify_reset(s, plan, reset_id, queued);
+
 	report_line(&report, psprintf("Recorded as reset " INT64_FORMAT " in reset_system.history.",
-								  history_id));
+								  reset_id));
 	report_line(&report, "System reset complete.");
 
 	/* no newline after the last line */
@@ -165,24 +209,43 @@ do_reset(RsSession *s, const char *token)
 }
 
 /*
+ * journal: record this attempt outside the transaction (see journal.c).
+ */
+static void
+journal(const char *outcome, const char *reason, int sqlerrcode, int64 reset_id,
+		int64 rows)
+{
+	RsAttempt	a;
+
+	memset(&a, 0, sizeof(a));
+	a.outcome = outcome;
+	a.reason = reason;
+	a.sqlstate = sqlerrcode ? unpack_sql_state(sqlerrcode) : NULL;
+	a.reset_id = reset_id;
+	a.rows_deleted = rows;
+	a.xid = GetTopFullTransactionIdIfAny();
+	rs_journal_attempt(&a);
+	rs_commit_hook_mark_journal();
+}
+
+/*
  * reset_execute(phrase text, plan_token text DEFAULT NULL) returns text
+ *
+ * Every attempt, successful or not, is journaled outside the caller's
+ * transaction: a refusal (a guard said no), a failure (an error while it
+ * ran), or "executed" (whether the caller commits it is known later).
  */
 Datum
 reset_execute(PG_FUNCTION_ARGS)
 {
 	char	   *phrase = PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0));
 	char	   *token = PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1));
+	MemoryContext oldcontext = CurrentMemoryContext;
 	RsSession	s;
 	char	   *out = NULL;
+	int64		reset_id = 0;
+	int64		rows = -1;
 
-	rs_guard_phrase(phrase, RS_CONFIRM_PHRASE, "reset_execute");
-	rs_guard_writable("reset a database");
-	if (rs_mode == RS_MODE_DELETE && IsolationUsesXactSnapshot())
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("reset_system.mode = 'delete' requires READ COMMITTED isolation"),
-				 errdetail("Under REPEATABLE READ or SERIALIZABLE a DELETE cannot see rows committed after the transaction's snapshot, so it could leave rows behind."),
-				 errhint("Run the reset in a READ COMMITTED transaction, or use reset_system.mode = 'truncate'.")));
 	if (rs_reset_running)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -192,17 +255,36 @@ reset_execute(PG_FUNCTION_ARGS)
 	rs_reset_running = true;
 	PG_TRY();
 	{
+		rs_guard_phrase(phrase, RS_CONFIRM_PHRASE, "reset_execute");
+		rs_guard_enabled();
+		rs_guard_writable("reset a database");
+		if (rs_mode == RS_MODE_DELETE && IsolationUsesXactSnapshot())
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("reset_system.mode = 'delete' requires READ COMMITTED isolation"),
+					 errdetail("Under REPEATABLE READ or SERIALIZABLE a DELETE cannot see rows committed after the transaction's snapshot, so it could leave rows behind."),
+					 errhint("Run the reset in a READ COMMITTED transaction, or use reset_system.mode = 'truncate'.")));
+
 		rs_enter(&s);
 		SPI_connect();
-		out = rs_copy_out(do_reset(&s, token));
+		out = rs_copy_out(do_reset(&s, token, &reset_id, &rows));
 		SPI_finish();
 		rs_leave(&s);
 	}
-	PG_FINALLY();
+	PG_CATCH();
 	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcontext);
+		edata = CopyErrorData();
 		rs_reset_running = false;
+		journal(rs_guard_is_refusal(edata->sqlerrcode) ? "refused" : "failed",
+				edata->message, edata->sqlerrcode, reset_id, rows);
+		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	rs_reset_running = false;
 
+	journal("executed", NULL, 0, reset_id, rows);
 	PG_RETURN_TEXT_P(cstring_to_text(out));
 }

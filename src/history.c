@@ -19,7 +19,11 @@
 #include "utils/json.h"
 #include "utils/timestamp.h"
 
+#include "funcapi.h"
 #include "history.h"
+#include "journal.h"
+
+PG_FUNCTION_INFO_V1(reset_history);
 #include "strategy.h"
 
 /*
@@ -101,15 +105,17 @@ rs_history_reserve_id(RsSession *s)
  * rs_history_record: insert the history row.  A reset with nothing to
  * purge is recorded with its purge already finished.
  */
-int64
-rs_history_record(RsSession *s, RsPlan *plan, int64 id, TimestampTz started,
-				  int64 purge_objects, bool purge_prefixes)
+void
+rs_history_record(RsSession *s, RsPlan *plan, const RsResetRecord *rec)
 {
-	Oid			argtypes[14] = {TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-		TEXTOID, TEXTOID, INT8OID, TEXTOID, TEXTOID, TEXTOID, INT8OID, INT8OID, BOOLOID};
-	Datum		values[14];
+	Oid			argtypes[16] = {TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+		TEXTOID, TEXTOID, INT8OID, TEXTOID, TEXTOID, TEXTOID, INT8OID, INT8OID, BOOLOID,
+	TEXTARRAYOID, INT8OID};
+	Datum		values[16];
+	char		nulls[16];
 
-	values[0] = TimestampTzGetDatum(started);
+	memset(nulls, ' ', sizeof(nulls));
+	values[0] = TimestampTzGetDatum(rec->started);
 	values[1] = CStringGetTextDatum(GetUserNameFromId(s->caller_role, false));
 	values[2] = CStringGetTextDatum(GetUserNameFromId(GetSessionUserId(), false));
 	values[3] = CStringGetTextDatum(plan->database);
@@ -120,23 +126,85 @@ rs_history_record(RsSession *s, RsPlan *plan, int64 id, TimestampTz started,
 	values[8] = CStringGetTextDatum(tables_json(plan->delete_tables, true));
 	values[9] = CStringGetTextDatum(tables_json(plan->preserve_tables, false));
 	values[10] = CStringGetTextDatum(rebuilds_json(plan->cfg->rebuilds));
-	values[11] = Int64GetDatum(id);
-	values[12] = Int64GetDatum(purge_objects);
-	values[13] = BoolGetDatum(purge_objects == 0 && !purge_prefixes);
+	values[11] = Int64GetDatum(rec->id);
+	values[12] = Int64GetDatum(rec->purge_objects);
+	values[13] = BoolGetDatum(rec->purge_objects == 0 && !rec->purge_prefixes);
+	values[14] = rs_list_to_text_array(rec->terminated);
+	values[15] = Int64GetDatum(rec->unlock_id);
+	if (rec->unlock_id == 0)
+		nulls[15] = 'n';
 
 	rs_as_owner_begin(s);
 	rs_spi("INSERT INTO reset_system.history"
 		   " (id, started_at, finished_at, role_name, session_role, database_name,"
 		   "  environment, mode, plan_token, rows_deleted, deleted, preserved,"
 		   "  rebuilt, outcome, transaction_id, client_addr, application_name,"
-		   "  purge_objects, purged, purge_failed, purge_finished_at)"
+		   "  purge_objects, purged, purge_failed, purge_finished_at, terminated, unlock_id)"
 		   " VALUES ($12, $1, pg_catalog.clock_timestamp(), $2, $3, $4, $5, $6, $7, $8,"
 		   "  $9::pg_catalog.jsonb, $10::pg_catalog.jsonb, $11::pg_catalog.jsonb,"
 		   "  'completed', pg_catalog.pg_current_xact_id(), pg_catalog.inet_client_addr(),"
 		   "  pg_catalog.current_setting('application_name'), $13,"
 		   "  CASE WHEN $14 THEN 0 END, CASE WHEN $14 THEN 0 END,"
-		   "  CASE WHEN $14 THEN pg_catalog.clock_timestamp() END)",
-		   14, argtypes, values, NULL, false, SPI_OK_INSERT);
+		   "  CASE WHEN $14 THEN pg_catalog.clock_timestamp() END, $15, $16)",
+		   16, argtypes, values, nulls, false, SPI_OK_INSERT);
 	rs_as_owner_end(s);
-	return id;
+}
+
+/*
+ * reset_history(): every reset and every attempt, newest first.
+ *
+ * Completed resets come from reset_system.history.  Refusals, failures,
+ * unlocks and locks come from reset_system.attempts, after copying in the
+ * journal entries the worker has not copied yet.  An attempt journaled as
+ * "executed" is shown as its history row when its transaction committed,
+ * and as "rolled back" otherwise (still "in progress" while it runs).
+ */
+Datum
+reset_history(PG_FUNCTION_ARGS)
+{
+	RsSession	s;
+	TupleDesc	tupdesc;
+	Tuplestorestate *store;
+	int			n;
+
+	store = rs_srf_begin(fcinfo, &tupdesc);
+	rs_enter(&s);
+	SPI_connect();
+	rs_as_owner_begin(&s);
+	(void) rs_journal_ingest(NULL);
+	n = rs_spi("SELECT at, role_name, database_name, environment, outcome, reason, reset_id,"
+			   " rows_deleted, purged, purge_failed, application_name, transaction_id FROM ("
+			   " SELECT h.finished_at AS at, h.role_name, h.database_name, h.environment,"
+			   "  'completed'::pg_catalog.text AS outcome,"
+			   "  CASE WHEN pg_catalog.cardinality(h.terminated) OPERATOR(pg_catalog.>) 0"
+			   "   THEN 'terminated ' OPERATOR(pg_catalog.||) pg_catalog.array_to_string(h.terminated, '; ')"
+			   "  END AS reason,"
+			   "  h.id AS reset_id, h.rows_deleted, h.purged, h.purge_failed, h.application_name,"
+			   "  h.transaction_id, h.id AS tiebreak"
+			   " FROM reset_system.history h"
+			   " UNION ALL"
+			   " SELECT a.at, a.role_name, a.database_name, a.environment,"
+			   "  CASE WHEN a.outcome OPERATOR(pg_catalog.<>) 'executed' THEN a.outcome"
+			   "       WHEN pg_catalog.pg_xact_status(a.transaction_id) OPERATOR(pg_catalog.=) 'in progress'"
+			   "       THEN 'in progress' ELSE 'rolled back' END,"
+			   "  a.reason, a.reset_id, a.rows_deleted, NULL, NULL, a.application_name,"
+			   "  a.transaction_id, -a.id"
+			   " FROM reset_system.attempts a"
+			   " WHERE NOT (a.outcome OPERATOR(pg_catalog.=) 'executed' AND EXISTS"
+			   "   (SELECT 1 FROM reset_system.history h WHERE h.id OPERATOR(pg_catalog.=) a.reset_id))"
+			   ") x ORDER BY at DESC, tiebreak DESC",
+			   0, NULL, NULL, NULL, false, SPI_OK_SELECT);
+	for (int i = 0; i < n; i++)
+	{
+		Datum		v[12];
+		bool		nulls[12];
+
+		for (int c = 0; c < 12; c++)
+			v[c] = rs_spi_datum(i, c, &nulls[c]);
+		tuplestore_putvalues(store, tupdesc, v, nulls);
+	}
+	rs_as_owner_end(&s);
+	SPI_finish();
+	rs_leave(&s);
+	return (Datum) 0;
 }

@@ -15,9 +15,18 @@
 #include "internal.h"
 #include "plan.h"
 
+/* What a reset adds to its plan in the history row */
+typedef struct RsResetRecord
+{
+	int64		id;
+	TimestampTz started;
+	int64		purge_objects;	/* keys queued */
+	bool		purge_prefixes; /* prefixes queued */
+	List	   *terminated;		/* char *: sessions terminated */
+	int64		unlock_id;		/* the unlock it used, 0 if none */
+} RsResetRecord;
+
 extern int64 rs_history_reserve_id(RsSession *s);
-extern int64 rs_history_record(RsSession *s, RsPlan *plan, int64 id,
-							   TimestampTz started, int64 purge_objects,
-							   bool purge_prefixes);
+extern void rs_history_record(RsSession *s, RsPlan *plan, const RsResetRecord *rec);
 
 #endif							/* RESET_SYSTEM_HISTORY_H */

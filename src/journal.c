@@ -43,7 +43,7 @@
 #include "utils/backend_status.h"
 #include "utils/timestamp.h"
 
-#include <jansson.h>
+#include "jsonutil.h"
 
 #include "internal.h"
 #include "journal.h"
@@ -127,7 +127,7 @@ rs_journal_attempt(const RsAttempt *a)
 					a->reset_id, a->rows_deleted, or_empty(a->sqlstate), or_empty(a->reason)),
 			 errhidestmt(true)));
 
-	obj = json_object();
+	obj = rs_json_object();
 	json_object_set_new(obj, "at", json_string(timestamptz_to_str(now)));
 	json_object_set_new(obj, "database_oid", json_integer(MyDatabaseId));
 	json_object_set_new(obj, "database", json_string(or_empty(database)));

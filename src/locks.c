@@ -9,7 +9,9 @@
  * are taken first, in OID order (two resets never deadlock each other),
  * within reset_system.lock_timeout in total.  When the time runs out the
  * error names the sessions that hold the lock, so the operator knows whom
- * to stop.
+ * to stop; with reset_system.terminate_blockers (a superuser setting, for
+ * staging servers where the application is still running) those sessions
+ * are terminated instead, named in the result, and the wait repeated once.
  *
  * The wait uses the server's own lock_timeout inside an internal
  * subtransaction, the way PL/pgSQL exception blocks work: the timeout
@@ -29,13 +31,23 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
+#include "utils/array.h"
 #include "utils/timestamp.h"
 
 #include "internal.h"
 #include "locks.h"
 #include "reset_system.h"
 
-static void wait_for_locks(List *pending, LOCKMODE mode, int timeout_ms);
+/* pg_terminate_backend() waits for the session to go since 14 */
+#if PG_VERSION_NUM >= 140000
+#define RS_TERMINATE_SQL "SELECT pg_catalog.pg_terminate_backend($1, 5000)"
+#else
+#define RS_TERMINATE_SQL "SELECT pg_catalog.pg_terminate_backend($1)"
+#endif
+
+static List *terminate_holders(List *relids);
+
+static bool wait_for_locks(List *pending, LOCKMODE mode, int timeout_ms, bool report);
 
 /*
  * describe_holders: one line per session holding or awaiting a lock on
@@ -166,10 +178,11 @@ lock_with_deadline(List *relids, LOCKMODE mode, TimestampTz deadline,
  * rs_lock_relations: lock every relation of "relids" (sorted, unique) in
  * the given mode, waiting at most timeout_ms in total.
  */
-void
+List *
 rs_lock_relations(List *relids, LOCKMODE mode, int timeout_ms)
 {
 	List	   *pending = NIL;
+	List	   *terminated = NIL;
 	ListCell   *lc;
 
 	/* Fast path: locks nobody holds are granted without waiting. */
@@ -180,21 +193,88 @@ rs_lock_relations(List *relids, LOCKMODE mode, int timeout_ms)
 		if (!ConditionalLockRelationOid(relid, mode))
 			pending = lappend_oid(pending, relid);
 	}
-	if (pending != NIL)
-		wait_for_locks(pending, mode, timeout_ms);
+	if (pending == NIL)
+		return NIL;
+	if (wait_for_locks(pending, mode, timeout_ms, !rs_terminate_blockers))
+		return NIL;
+
+	/*
+	 * reset_system.terminate_blockers: end the sessions in the way, then
+	 * wait once more (a session may take a moment to go away).
+	 */
+	terminated = terminate_holders(pending);
+	(void) wait_for_locks(pending, mode, timeout_ms, true);
+	return terminated;
+}
+
+/*
+ * terminate_holders: terminate every other session holding or awaiting a
+ * lock on one of relids; describe each for the report and the history.
+ * pg_terminate_backend() checks that the caller may do it.
+ */
+static List *
+terminate_holders(List *relids)
+{
+	Oid			argtypes[2] = {OIDARRAYOID, OIDOID};
+	Datum		values[2];
+	Datum	   *elems = palloc(sizeof(Datum) * list_length(relids));
+	List	   *result = NIL;
+	List	   *pids = NIL;
+	ListCell   *lc;
+	int			i = 0;
+	int			n;
+
+	foreach(lc, relids)
+		elems[i++] = ObjectIdGetDatum(lfirst_oid(lc));
+	values[0] = PointerGetDatum(construct_array(elems, i, OIDOID, sizeof(Oid), true, TYPALIGN_INT));
+	values[1] = ObjectIdGetDatum(MyDatabaseId);
+	n = rs_spi("SELECT l.pid, pg_catalog.format('pid %s (user \"%s\", application \"%s\", %s) that held %s on %s',"
+			   "  l.pid, a.usename, COALESCE(NULLIF(a.application_name, ''), '-'),"
+			   "  COALESCE(a.state, 'state not visible'),"
+			   "  pg_catalog.string_agg(DISTINCT l.mode, ', '),"
+			   "  pg_catalog.string_agg(DISTINCT l.relation::pg_catalog.regclass::pg_catalog.text, ', '))"
+			   " FROM pg_catalog.pg_locks l"
+			   " LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid OPERATOR(pg_catalog.=) l.pid"
+			   " WHERE l.locktype OPERATOR(pg_catalog.=) 'relation'"
+			   "   AND l.relation OPERATOR(pg_catalog.=) ANY ($1)"
+			   "   AND l.database OPERATOR(pg_catalog.=) $2"
+			   "   AND l.pid IS NOT NULL"
+			   "   AND l.pid OPERATOR(pg_catalog.<>) pg_catalog.pg_backend_pid()"
+			   " GROUP BY l.pid, a.usename, a.application_name, a.state ORDER BY l.pid",
+			   2, argtypes, values, NULL, false, SPI_OK_SELECT);
+	for (i = 0; i < n; i++)
+	{
+		pids = lappend_int(pids, (int) rs_spi_int64(i, 0, 0));
+		result = lappend(result, rs_spi_text(i, 1));
+	}
+	foreach(lc, pids)
+	{
+		Oid			t[1] = {INT4OID};
+		Datum		v[1];
+
+		v[0] = Int32GetDatum(lfirst_int(lc));
+		rs_spi(RS_TERMINATE_SQL, 1, t, v, NULL, false, SPI_OK_SELECT);
+		ereport(LOG,
+				(errmsg("reset_system: terminated session pid %d, which held a lock a reset needed",
+						lfirst_int(lc))));
+	}
+	return result;
 }
 
 /*
  * wait_for_locks: the slow path of rs_lock_relations, in a subtransaction
  * so that a lock timeout can be turned into a report of the blockers.
+ * Returns false on a lock timeout when report is false; with report, a
+ * timeout is an ERROR naming the blocking sessions.
  */
-static void
-wait_for_locks(List *pending, LOCKMODE mode, int timeout_ms)
+static bool
+wait_for_locks(List *pending, LOCKMODE mode, int timeout_ms, bool report)
 {
 	MemoryContext oldcontext = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
 	TimestampTz deadline;
 	volatile Oid waiting_for = InvalidOid;
+	volatile bool ok = true;
 
 	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
 	BeginInternalSubTransaction(NULL);
@@ -220,8 +300,14 @@ wait_for_locks(List *pending, LOCKMODE mode, int timeout_ms)
 		CurrentResourceOwner = oldowner;
 
 		if (edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE && OidIsValid(relid))
-			report_timeout(relid, timeout_ms);
-		ReThrowError(edata);
+		{
+			if (report)
+				report_timeout(relid, timeout_ms);
+			ok = false;
+		}
+		else
+			ReThrowError(edata);
 	}
 	PG_END_TRY();
+	return ok;
 }

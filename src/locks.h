@@ -13,6 +13,6 @@
 #include "nodes/pg_list.h"
 #include "storage/lockdefs.h"
 
-extern void rs_lock_relations(List *relids, LOCKMODE mode, int timeout_ms);
+extern List *rs_lock_relations(List *relids, LOCKMODE mode, int timeout_ms);
 
 #endif							/* RESET_SYSTEM_LOCKS_H */

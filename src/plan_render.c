@@ -13,6 +13,7 @@
 #include "utils/builtins.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
+#include "utils/timestamp.h"
 
 #include "plan.h"
 #include "render.h"
@@ -27,10 +28,11 @@ PG_FUNCTION_INFO_V1(reset_plan_json);
 static RsPlan *
 build_plan(RsSession *s)
 {
-	RsPlan	   *plan = rs_plan_load(s);
+	RsPlan	   *plan = rs_plan_load(s, false);
 
 	rs_plan_analyze(plan);
 	rs_plan_count(plan);
+	rs_plan_guard_blockers(plan);
 	return plan;
 }
 
@@ -106,7 +108,7 @@ render_text(RsPlan *plan)
 					 plan->cluster_name ? ", cluster \"" : "",
 					 plan->cluster_name ? plan->cluster_name : "",
 					 plan->cluster_name ? "\"" : "");
-	appendStringInfo(&buf, "Environment:  %s\n", plan->environment);
+	appendStringInfo(&buf, "Environment:  %s\n", rs_env_describe(&plan->env));
 	appendStringInfo(&buf, "Mode:         %s\n\n", plan->mode);
 
 	if (plan->delete_tables == NIL)
@@ -250,6 +252,13 @@ render_json(RsPlan *plan)
 		appendStringInfoString(&buf, "null");
 	appendStringInfoString(&buf, ", \"environment\": ");
 	escape_json(&buf, plan->environment);
+	appendStringInfo(&buf, ", \"environment_labelled\": %s, \"environment_protected\": %s, \"unlocked_until\": ",
+					 plan->env.labelled ? "true" : "false",
+					 plan->env.protected ? "true" : "false");
+	if (plan->env.unlock_id != 0)
+		escape_json(&buf, timestamptz_to_str(plan->env.unlocked_until));
+	else
+		appendStringInfoString(&buf, "null");
 	appendStringInfoString(&buf, ", \"mode\": ");
 	escape_json(&buf, plan->mode);
 

@@ -43,6 +43,8 @@
 
 #include "compat.h"
 #include "config.h"
+#include "journal.h"
+#include "notify.h"
 #include "purge.h"
 #include "queue.h"
 #include "reset_system.h"
@@ -449,21 +451,31 @@ finish_resets(List *reset_ids)
 				   "   AND h.purge_finished_at IS NULL"
 				   " RETURNING s.purged, s.failed",
 				   1, argtypes, values, NULL, false, SPI_OK_UPDATE_RETURNING) > 0)
+		{
+			int64		purged = rs_spi_int64(0, 0, 0);
+			int64		failed = rs_spi_int64(0, 1, 0);
+
 			ereport(LOG,
 					(errmsg("reset_system: purge of reset " INT64_FORMAT " finished: " INT64_FORMAT " object(s) purged, " INT64_FORMAT " failed",
-							DatumGetInt64(values[0]), rs_spi_int64(0, 0, 0), rs_spi_int64(0, 1, 0))));
+							DatumGetInt64(values[0]), purged, failed)));
+			rs_notify_purge_finished(DatumGetInt64(values[0]), purged, failed);
+		}
 	}
 }
 
 /*
- * summarize: whether anything is still pending, and when the next row is
- * due (both from the index on next_attempt_at).
+ * summarize: whether anything (a purge, a webhook message) is still
+ * pending, and when the next one is due.
  */
 static void
 summarize(RsPurgeRound *r)
 {
-	rs_spi("SELECT pg_catalog.min(next_attempt_at) IS NOT NULL, pg_catalog.min(next_attempt_at)"
-		   " FROM reset_system.purge_queue WHERE state OPERATOR(pg_catalog.=) 'pending'",
+	rs_spi("SELECT pg_catalog.min(t) IS NOT NULL, pg_catalog.min(t) FROM ("
+		   " SELECT pg_catalog.min(next_attempt_at) AS t FROM reset_system.purge_queue"
+		   "  WHERE state OPERATOR(pg_catalog.=) 'pending'"
+		   " UNION ALL"
+		   " SELECT pg_catalog.min(next_attempt_at) FROM reset_system.notifications"
+		   "  WHERE state OPERATOR(pg_catalog.=) 'pending') due",
 		   0, NULL, NULL, NULL, false, SPI_OK_SELECT);
 	r->pending = rs_spi_bool(0, 0) ? 1 : 0;
 	if (!rs_spi_isnull(0, 1))
@@ -631,7 +643,7 @@ lock_internal_tables(Oid nsp)
 {
 	static const char *const tables[] = {
 		"purge_queue", "storage", "storage_prefixes", "registered_tables",
-		"rebuild_steps", "history"
+		"rebuild_steps", "history", "attempts", "notifications"
 	};
 
 	for (size_t i = 0; i < lengthof(tables); i++)
@@ -657,6 +669,7 @@ rs_purge_round(RsPurgeRound *r)
 	RsStorageConfig *cfg;
 	QueueRow  **rows;
 	int			n;
+	MemoryContext outer = CurrentMemoryContext;
 
 	{
 		int64		after_reset = r->after_reset;
@@ -686,9 +699,19 @@ rs_purge_round(RsPurgeRound *r)
 	}
 	else
 	{
+		List	   *names = rs_journal_ingest(rs_notify_refused);
+		MemoryContext old = MemoryContextSwitchTo(outer);
+		ListCell   *lc;
+
+		foreach(lc, names)
+			r->journal_done = lappend(r->journal_done, pstrdup((char *) lfirst(lc)));
+		MemoryContextSwitchTo(old);
+		r->claimed += rs_webhook_deliver();
+
 		cfg = rs_storage_config_load(NULL);
-		n = claim(r, &rows, rs_purge_batch_size > 0 ? rs_purge_batch_size
-				  : (cfg && cfg->driver ? cfg->driver->batch_size : 100));
+		r->paused = rs_purge_paused;
+		n = r->paused ? 0 : claim(r, &rows, rs_purge_batch_size > 0 ? rs_purge_batch_size
+								  : (cfg && cfg->driver ? cfg->driver->batch_size : 100));
 		if (n > 0)
 		{
 			char	   *why = storage_unusable(cfg);
@@ -715,16 +738,19 @@ rs_purge_round(RsPurgeRound *r)
 			else
 			{
 				process_batch(cfg, rows, n);
-				r->claimed = n;
+				r->claimed += n;
 			}
 		}
-		if (n == 0 || r->stop)
+		if (r->claimed == 0 || r->stop)
 			summarize(r);
 	}
 
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+
+	/* the attempts read from the journal are committed: remove the files */
+	rs_journal_remove(r->journal_done);
 	pgstat_report_stat(false);
 	pgstat_report_activity(STATE_IDLE, NULL);
 }

@@ -11,6 +11,7 @@
 #include "postgres.h"
 
 #include "datatype/timestamp.h"
+#include "nodes/pg_list.h"
 
 typedef struct RsPurgeRound
 {
@@ -21,10 +22,12 @@ typedef struct RsPurgeRound
 	/* out */
 	bool		stop;			/* nothing more to do here for now: exit */
 	bool		no_extension;	/* the extension is not installed here */
+	bool		paused;			/* reset_system.purge_paused: no purge done */
 	int			claimed;		/* rows handled in this round */
 	int64		pending;		/* rows still pending after the round (only
 								 * computed when nothing was claimed) */
 	TimestampTz next_due;		/* earliest retry time among them */
+	List	   *journal_done;	/* journal files copied in this round */
 } RsPurgeRound;
 
 extern void rs_purge_round(RsPurgeRound *r);

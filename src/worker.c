@@ -8,8 +8,9 @@
  * library is not preloaded, through the launcher when it is), by
  * reset_purge_kick(), and by the launcher's periodic check.  A
  * session-level advisory lock keeps it to one per database.  It works in
- * rounds (purge.c), sleeps until the next retry is due while rows are
- * pending, and exits when none are left.
+ * rounds (purge.c): copy the attempt journal into reset_system.attempts,
+ * deliver webhook messages, purge a batch of objects.  It sleeps until the
+ * next retry is due while anything is pending, and exits when nothing is.
  *
  * SIGTERM ends it at the next interruption point (the round's transaction
  * rolls back, its rows stay pending); SIGHUP rereads the settings.  Its
@@ -34,6 +35,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "journal.h"
 #include "purge.h"
 #include "reset_system.h"
 #include "shmem.h"
@@ -119,12 +121,14 @@ queue_has_pending(void)
 					"   AND c.relname OPERATOR(pg_catalog.=) 'purge_queue'", false, 0) == SPI_OK_SELECT &&
 		SPI_processed == 1)
 		pending = SPI_execute("SELECT 1 FROM reset_system.purge_queue"
+							  " WHERE state OPERATOR(pg_catalog.=) 'pending'"
+							  " UNION ALL SELECT 1 FROM reset_system.notifications"
 							  " WHERE state OPERATOR(pg_catalog.=) 'pending' LIMIT 1",
 							  false, 0) == SPI_OK_SELECT && SPI_processed == 1;
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
-	return pending;
+	return pending || rs_journal_pending(MyDatabaseId);
 }
 
 /*
@@ -185,13 +189,6 @@ rs_purge_worker_main(Datum arg)
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 		}
-		if (rs_purge_paused)
-		{
-			pgstat_report_activity(STATE_IDLE, "paused (reset_system.purge_paused)");
-			sleep_ms(rs_purge_naptime_s * 1000L);
-			continue;
-		}
-
 		MemoryContextReset(round_cxt);
 		old = MemoryContextSwitchTo(round_cxt);
 		rs_purge_round(&r);
@@ -204,7 +201,14 @@ rs_purge_worker_main(Datum arg)
 		}
 		if (r.claimed > 0)
 			continue;
-		if (r.pending == 0)
+		if (r.paused)
+		{
+			/* the storage purge is paused; journal and webhook still run */
+			pgstat_report_activity(STATE_IDLE, "paused (reset_system.purge_paused)");
+			sleep_ms(rs_purge_naptime_s * 1000L);
+			continue;
+		}
+		if (r.pending == 0 && !rs_journal_pending(dboid))
 		{
 			/*
 			 * Nothing left: release the lock first, so that a worker started
