@@ -32,13 +32,22 @@ SELECT reset_register_rebuild('analyze', 'ANALYZE store.products');
 SELECT reset_execute('RESET-EVERYTHING');
 SELECT id, code FROM store.coupons ORDER BY id;
 
--- rebuild steps run with the caller's search_path
+-- a rebuild step runs with the search_path it was registered with, as the
+-- role that registered it: a caller's own search_path cannot redirect it
 SELECT reset_unregister_rebuild('analyze');
-SELECT reset_register_rebuild('welcome coupon', 'INSERT INTO coupons (code) VALUES (''WELCOME'')');
 SET search_path = store, public;
-SELECT reset_execute('RESET-EVERYTHING');
+SELECT reset_register_rebuild('welcome coupon', 'INSERT INTO coupons (code) VALUES (''WELCOME'')');
 RESET search_path;
+SELECT name, detail, run_as = current_user AS runs_as_registrant
+FROM reset_config() WHERE kind = 'rebuild' ORDER BY position;
+CREATE SCHEMA decoy;
+CREATE TABLE decoy.coupons (id serial, code text);
+SET search_path = decoy, public;
+SELECT reset_execute('RESET-EVERYTHING') ~ 'Recreated 1 welcome coupon' AS ran;
+RESET search_path;
+SELECT count(*) AS rows_in_decoy FROM decoy.coupons;
 SELECT id, code FROM store.coupons ORDER BY id;
+DROP SCHEMA decoy CASCADE;
 
 SELECT count(*) AS resets_recorded FROM reset_system.history;
 

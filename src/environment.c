@@ -214,7 +214,7 @@ record_event(RsSession *s, const char *outcome, const char *reason)
 	rs_as_owner_begin(s);
 	rs_spi("INSERT INTO reset_system.attempts (at, role_name, session_role, database_name,"
 		   " environment, outcome, reason, transaction_id, client, application_name, backend_pid)"
-		   " SELECT pg_catalog.clock_timestamp(), pg_catalog.current_user, pg_catalog.session_user,"
+		   " SELECT pg_catalog.clock_timestamp(), CURRENT_USER, SESSION_USER,"
 		   " pg_catalog.current_database(), $3, $1, $2, pg_catalog.pg_current_xact_id(),"
 		   " pg_catalog.inet_client_addr()::pg_catalog.text,"
 		   " pg_catalog.current_setting('application_name'), pg_catalog.pg_backend_pid()",
@@ -314,7 +314,7 @@ reset_lock(PG_FUNCTION_ARGS)
 	SPI_connect();
 	rs_as_owner_begin(&s);
 	n = rs_spi("UPDATE reset_system.unlocks SET cancelled_at = pg_catalog.clock_timestamp(),"
-			   " cancelled_by = pg_catalog.current_user"
+			   " cancelled_by = CURRENT_USER"
 			   " WHERE consumed_at IS NULL AND cancelled_at IS NULL"
 			   "   AND expires_at OPERATOR(pg_catalog.>) pg_catalog.clock_timestamp()",
 			   0, NULL, NULL, NULL, false, SPI_OK_UPDATE);

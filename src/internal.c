@@ -30,6 +30,7 @@
 #include "commands/extension.h"
 #include "miscadmin.h"
 #include "catalog/pg_type.h"
+#include "access/tupdesc.h"
 #include "funcapi.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -298,14 +299,25 @@ rs_srf_begin(FunctionCallInfo fcinfo, TupleDesc *tupdesc)
 	MemoryContext oldcontext;
 	Tuplestorestate *store;
 	TupleDesc	desc;
+	Oid			rettype;
 
 	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) ||
 		(rsinfo->allowedModes & SFRM_Materialize) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("set-valued function called in context that cannot accept a set")));
-	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
+	switch (get_call_result_type(fcinfo, &rettype, &desc))
+	{
+		case TYPEFUNC_COMPOSITE:
+			break;
+		case TYPEFUNC_SCALAR:
+			/* SETOF a scalar type: a one-column tuple */
+			desc = CreateTemplateTupleDesc(1);
+			TupleDescInitEntry(desc, (AttrNumber) 1, "value", rettype, -1, 0);
+			break;
+		default:
+			elog(ERROR, "return type must be a row type or a scalar");
+	}
 
 	oldcontext = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
 	desc = CreateTupleDescCopy(desc);

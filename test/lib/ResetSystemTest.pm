@@ -14,7 +14,7 @@ use File::Path ();
 
 use Exporter 'import';
 our @EXPORT = qw(new_node load_store psql_error setup_app app_keys make_files
-  files_present wait_purge_done);
+  files_present wait_purge_done label_db);
 
 # new_node(NAME, %opts): an initialized (not started) node.  Options:
 #   preload => 1   put reset_system in shared_preload_libraries
@@ -32,6 +32,16 @@ sub new_node
 	return $node;
 }
 
+# label_db(NODE, DB, ENV): label a database (resets are refused in an
+# unlabelled one); new sessions see the label.
+sub label_db
+{
+	my ($node, $db, $env) = @_;
+	$node->safe_psql('postgres',
+		qq{ALTER DATABASE "$db" SET reset_system.environment = '} . ($env // 'test') . q{'});
+	return;
+}
+
 # load_store(NODE, DB): the extension, the pg_regress shop fixture, and
 # storage in a directory of the node's own (returned).
 sub load_store
@@ -39,6 +49,7 @@ sub load_store
 	my ($node, $db) = @_;
 	my $root = $node->basedir . "/media_$db";
 	mkdir $root;
+	label_db($node, $db);
 	$node->safe_psql($db, 'CREATE EXTENSION IF NOT EXISTS reset_system');
 	$node->safe_psql($db, slurp_file('test/fixtures/store.sql'));
 	$node->safe_psql($db,
@@ -65,7 +76,7 @@ sub setup_app
 	my ($node, $db, $root, $scale) = @_;
 	$scale //= 1;
 	$node->safe_psql('postgres', "CREATE DATABASE $db");
-	$node->safe_psql($db, "ALTER DATABASE $db SET reset_system.environment = 'test'");
+	label_db($node, $db);
 	$node->safe_psql($db, slurp_file('test/fixtures/validation_app.sql'));
 	$node->safe_psql($db, "SELECT app.generate_demo_data($scale)");
 	$node->safe_psql($db, q{

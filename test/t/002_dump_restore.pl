@@ -31,11 +31,14 @@ is($node->safe_psql('dst', 'SELECT count(*) FROM reset_system.history'), '1',
 	'the history is restored');
 my $plan = $node->safe_psql('dst', 'SELECT reset_plan()');
 like($plan, qr/Will DELETE 147 row\(s\) in 4 table\(s\)/, 'the restored database plans');
-like($plan, qr/Blockers \(1\).*\n  - the storage configuration was made on another server or in another database/,
+like($plan, qr/Blockers \(2\).*\n  - the storage configuration was made on another server or in another database/,
 	'but its storage configuration, made for the source database, must be confirmed first');
+like($plan, qr/\n  - database "dst" has no environment label/,
+	'and the copy is not labelled (a dump does not carry ALTER DATABASE settings)');
 my $root = $node->basedir . '/media_dst';
 mkdir $root;
 $node->safe_psql('dst', "SELECT reset_configure_storage('file', jsonb_build_object('root', '$root'))");
+label_db($node, 'dst');
 like($node->safe_psql('dst', 'SELECT reset_plan()'), qr/Blockers: none/,
 	'once confirmed, the plan has no blocker');
 my $json = $node->safe_psql('dst', q{SELECT reset_plan_json() ->> 'database'});

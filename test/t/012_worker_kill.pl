@@ -12,6 +12,7 @@ use ResetSystemTest;
 my $node = new_node('kill', preload => 1,
 	conf => "reset_system.purge_batch_size = 100\nreset_system.purge_naptime = 2\nrestart_after_crash = on\n");
 $node->start;
+label_db($node, 'postgres');
 my $root = $node->basedir . '/media';
 mkdir $root;
 

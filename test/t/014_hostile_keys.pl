@@ -12,6 +12,7 @@ use ResetSystemTest;
 
 my $node = new_node('hostile');
 $node->start;
+label_db($node, 'postgres');
 my $base = $node->basedir;
 my $root = "$base/media";
 mkdir $root;

@@ -32,6 +32,7 @@ my $worker = q{backend_type = 'reset_system purge worker'};
 # ---- not preloaded: SIGTERM, SIGHUP, pg_stat_activity ----------------------
 my $node = new_node('lifecycle', conf => "reset_system.purge_batch_size = 50\n");
 $node->start;
+label_db($node, 'postgres');
 my $root = $node->basedir . '/media';
 my $keys = fill_media($node, 'postgres', $root, 10000);
 
@@ -87,6 +88,7 @@ my $pre = new_node('lifecycle_preloaded', preload => 1,
 	conf => "reset_system.purge_batch_size = 50\nreset_system.purge_naptime = 1\n");
 $pre->start;
 $pre->safe_psql('postgres', 'CREATE DATABASE doomed');
+label_db($pre, 'doomed');
 my $root2 = $pre->basedir . '/media';
 fill_media($pre, 'doomed', $root2, 10000);
 $pre->safe_psql('doomed', "SELECT reset_execute('RESET-EVERYTHING')");
