@@ -18,6 +18,16 @@ SELECT reset_execute('RESET-EVERYTHING') IS NOT NULL AS ran;
 ROLLBACK;
 -- a plan token from another configuration
 SELECT test_error($$SELECT reset_execute('RESET-EVERYTHING', 'ffffffffffffffff')$$);
+-- the guards: an unlabelled database, a locked production, the size guard
+BEGIN;
+SET LOCAL reset_system.environment = 'unset';
+SELECT test_error($$SELECT reset_execute('RESET-EVERYTHING')$$);
+SET LOCAL reset_system.environment = 'production';
+SELECT test_error($$SELECT reset_execute('RESET-EVERYTHING')$$);
+SET LOCAL reset_system.environment = 'test';
+SET LOCAL reset_system.max_rows = 1;
+SELECT test_error($$SELECT reset_execute('RESET-EVERYTHING')$$);
+ROLLBACK;
 -- and one that committed
 SELECT reset_execute('RESET-EVERYTHING') IS NOT NULL AS ran;
 
