@@ -101,8 +101,9 @@ COMMENT ON TABLE reset_system.storage_prefixes IS
 CREATE TABLE reset_system.purge_queue (
     id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     reset_id         bigint NOT NULL,
-    kind             text NOT NULL CHECK (kind IN ('object', 'prefix')),
+    kind             text NOT NULL CHECK (kind IN ('object', 'prefix', 'upload')),
     key              text NOT NULL,
+    source           text,
     prefix_id        bigint,
     phase            text NOT NULL DEFAULT 'delete' CHECK (phase IN ('delete', 'list', 'cleanup')),
     state            text NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'done', 'failed')),
@@ -188,6 +189,21 @@ CREATE TABLE reset_system.notifications (
 CREATE INDEX notifications_pending ON reset_system.notifications (id) WHERE state = 'pending';
 COMMENT ON TABLE reset_system.notifications IS
     'Webhook messages about resets, refusals and purges, delivered by the purge worker';
+
+/*
+ * Results of live storage checks (reset_storage_check), written by a
+ * short-lived background worker: network I/O never happens in a backend.
+ */
+CREATE TABLE reset_system.storage_checks (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    checked_at  timestamptz NOT NULL,
+    location    text NOT NULL,
+    check_name  text NOT NULL,
+    ok          boolean NOT NULL,
+    detail      text
+);
+COMMENT ON TABLE reset_system.storage_checks IS
+    'Results of reset_storage_check(), newest kept';
 
 -- Configuration and history survive pg_dump / pg_restore.
 SELECT pg_catalog.pg_extension_config_dump('reset_system.registered_tables', '');
@@ -379,3 +395,23 @@ BEGIN
     END LOOP;
 END
 $$;
+
+-- Cloud storage ---------------------------------------------------------------
+
+CREATE FUNCTION reset_storage_check(OUT check_name text, OUT ok boolean,
+                                    OUT detail text, OUT checked_at timestamptz)
+RETURNS SETOF record
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'reset_storage_check';
+COMMENT ON FUNCTION reset_storage_check() IS
+    'Probe the configured storage now (from a background worker): is it reachable, are the credentials accepted, does the bucket exist. One row per check, with the server''s own words.';
+
+CREATE FUNCTION reset_seed_object(key text, source_path text)
+RETURNS text
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'reset_seed_object';
+COMMENT ON FUNCTION reset_seed_object(text, text) IS
+    'For rebuild steps: upload a bundled file (on the database server) to storage under key after the reset commits, once its purge is done. The key is never purged by that reset. Needs superuser or pg_read_server_files.';
+
+REVOKE ALL ON FUNCTION reset_storage_check() FROM PUBLIC;
+REVOKE ALL ON FUNCTION reset_seed_object(text, text) FROM PUBLIC;

@@ -63,6 +63,49 @@
 #define rs_random_fraction() ((double) random() / ((double) MAX_RANDOM_VALUE + 1))
 #endif
 
+/*
+ * Digests for object storage requests (SHA-256 of a body, MD5 for
+ * Content-MD5).  The cryptohash API appeared in 14 and its final() took a
+ * length from 15 on; 13 has the older sha2/md5 functions.
+ */
+#include "common/md5.h"
+#include "common/sha2.h"
+#if PG_VERSION_NUM >= 140000
+#include "common/cryptohash.h"
+#endif
+
+static inline bool
+rs_digest(bool sha256, const void *data, size_t len, uint8 *out)
+{
+#if PG_VERSION_NUM >= 140000
+	pg_cryptohash_ctx *ctx = pg_cryptohash_create(sha256 ? PG_SHA256 : PG_MD5);
+	bool		ok;
+
+	if (ctx == NULL)
+		return false;
+	ok = pg_cryptohash_init(ctx) == 0 &&
+		pg_cryptohash_update(ctx, (const uint8 *) data, len) == 0 &&
+#if PG_VERSION_NUM >= 150000
+		pg_cryptohash_final(ctx, out, sha256 ? PG_SHA256_DIGEST_LENGTH : MD5_DIGEST_LENGTH) == 0;
+#else
+		pg_cryptohash_final(ctx, out) == 0;
+#endif
+	pg_cryptohash_free(ctx);
+	return ok;
+#else
+	if (sha256)
+	{
+		pg_sha256_ctx ctx;
+
+		pg_sha256_init(&ctx);
+		pg_sha256_update(&ctx, (const uint8 *) data, len);
+		pg_sha256_final(&ctx, out);
+		return true;
+	}
+	return pg_md5_binary(data, len, out);
+#endif
+}
+
 /* The xid8 type (FullTransactionId at SQL level) exists from 13 on. */
 #define RS_HAVE_XID8 1
 

@@ -36,6 +36,7 @@
 #include "commit_hook.h"
 #include "guards.h"
 #include "environment.h"
+#include "execute.h"
 #include "history.h"
 #include "journal.h"
 #include "locks.h"
@@ -51,6 +52,19 @@ PG_FUNCTION_INFO_V1(reset_execute);
 
 /* Set while a reset runs in this backend: rebuild steps may not recurse. */
 static bool rs_reset_running = false;
+
+/* The id of the reset under way, once reserved (reset_seed_object) */
+static int64 rs_current_reset_id = 0;
+
+/*
+ * rs_execute_current_reset: the id of the reset running in this backend,
+ * or 0 outside one.
+ */
+int64
+rs_execute_current_reset(void)
+{
+	return rs_reset_running ? rs_current_reset_id : 0;
+}
 
 /*
  * report_line: NOTICE a report line and append it to the result.
@@ -140,6 +154,7 @@ do_reset(RsSession *s, const char *token, int64 *reset_id_out, int64 *rows_out)
 
 	reset_id = rs_history_reserve_id(s);
 	*reset_id_out = reset_id;
+	rs_current_reset_id = reset_id;
 	*rows_out = plan->delete_rows;
 	if (plan->uses_storage)
 		queued = rs_queue_capture(s, plan, reset_id);
@@ -173,6 +188,15 @@ do_reset(RsSession *s, const char *token, int64 *reset_id_out, int64 *rows_out)
 			report_line(&report,
 						psprintf("Queued %d prefix(es) for purge after commit.",
 								 list_length(plan->storage->prefixes)));
+	}
+	if (plan->cfg->rebuilds != NIL)
+	{
+		int64		uploads = rs_queue_uploads(s, reset_id);
+
+		if (uploads > 0)
+			report_line(&report,
+						psprintf("Queued %s resource file(s) for upload after the purge.",
+								 rs_format_count(uploads)));
 	}
 	rs_commit_hook_mark_reset();
 
@@ -278,12 +302,14 @@ reset_execute(PG_FUNCTION_ARGS)
 		MemoryContextSwitchTo(oldcontext);
 		edata = CopyErrorData();
 		rs_reset_running = false;
+		rs_current_reset_id = 0;
 		journal(rs_guard_is_refusal(edata->sqlerrcode) ? "refused" : "failed",
 				edata->message, edata->sqlerrcode, reset_id, rows);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
 	rs_reset_running = false;
+	rs_current_reset_id = 0;
 
 	journal("executed", NULL, 0, reset_id, rows);
 	PG_RETURN_TEXT_P(cstring_to_text(out));

@@ -22,7 +22,13 @@
 
 #include "http.h"
 
-#define RS_HTTP_MAX_BODY (64 * 1024)
+#define RS_HTTP_MAX_BODY (8 * 1024 * 1024)
+
+/* One multi handle per process: its connection cache keeps connections alive between batches. */
+static CURLM *rs_multi = NULL;
+
+/* The longest Retry-After seen since the caller last zeroed it. */
+long		rs_http_retry_after_max = 0;
 
 /*
  * rs_http_init: curl_global_init, once per process.
@@ -153,4 +159,173 @@ rs_http_retryable(const RsHttpResult *r)
 {
 	return r->error != NULL || r->status == 408 || r->status == 429 ||
 		r->status >= 500;
+}
+
+/*
+ * rs_http_run: run n requests with at most "concurrency" in flight at
+ * once, over kept-alive connections (curl's multi interface).  Every
+ * request gets its result; none raises an error.  A query cancel or a
+ * SIGTERM aborts the transfers at once and is then honoured.
+ *
+ * When a whole window of answers in a row (as many as may be in flight,
+ * at least 4) asks to be retried (throttling, 5xx, no connection), the
+ * server is struggling: the requests not started yet are held back
+ * (result.not_sent) instead of adding to the storm; the caller retries
+ * them later without counting an attempt.
+ */
+void
+rs_http_run(RsHttpReq *reqs, int n, int concurrency, long timeout_ms)
+{
+	CURL	  **handles = palloc0(sizeof(CURL *) * Max(n, 1));
+	struct curl_slist **hdrs = palloc0(sizeof(struct curl_slist *) * Max(n, 1));
+	StringInfoData *bodies = palloc0(sizeof(StringInfoData) * Max(n, 1));
+	int			next = 0;
+	int			running = 0;
+	int			done = 0;
+	int			failing = 0;	/* retryable answers in a row */
+	bool		hold = false;
+
+	rs_http_init();
+	if (rs_multi == NULL)
+	{
+		rs_multi = curl_multi_init();
+		if (rs_multi == NULL)
+			elog(ERROR, "reset_system: could not create a curl multi handle");
+	}
+	curl_multi_setopt(rs_multi, CURLMOPT_MAXCONNECTS, (long) Max(concurrency, 1));
+	concurrency = Max(concurrency, 1);
+
+	while (done < n)
+	{
+		CURLMsg    *msg;
+		int			left;
+		int			still;
+
+		while (running < concurrency && next < n && !hold)
+		{
+			RsHttpReq  *r = &reqs[next];
+			CURL	   *e = curl_easy_init();
+			ListCell   *lc;
+
+			memset(&r->result, 0, sizeof(r->result));
+			if (e == NULL)
+			{
+				r->result.error = pstrdup("could not create a curl handle");
+				next++;
+				done++;
+				continue;
+			}
+			initStringInfo(&bodies[next]);
+			rs_http_setup(e, r->url, timeout_ms);
+			curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r->method);
+			if (strcmp(r->method, "HEAD") == 0)
+				curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+			foreach(lc, r->headers)
+				hdrs[next] = curl_slist_append(hdrs[next], (char *) lfirst(lc));
+			if (r->body)
+			{
+				/* without this curl adds "Expect: 100-continue" to big bodies */
+				hdrs[next] = curl_slist_append(hdrs[next], "Expect:");
+				curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body);
+				curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) r->body_len);
+			}
+			if (hdrs[next])
+				curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs[next]);
+#if LIBCURL_VERSION_NUM >= 0x074b00
+			if (r->aws_sigv4)
+			{
+				curl_easy_setopt(e, CURLOPT_AWS_SIGV4, r->aws_sigv4);
+				curl_easy_setopt(e, CURLOPT_USERPWD, r->userpwd);
+			}
+#else
+			if (r->aws_sigv4)
+				elog(ERROR, "reset_system: signing S3 requests needs libcurl 7.75 or later");
+#endif
+			curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, rs_http_collect);
+			curl_easy_setopt(e, CURLOPT_WRITEDATA, &bodies[next]);
+			curl_easy_setopt(e, CURLOPT_PRIVATE, (char *) (intptr_t) next);
+			handles[next] = e;
+			curl_multi_add_handle(rs_multi, e);
+			running++;
+			next++;
+		}
+
+		curl_multi_perform(rs_multi, &still);
+		while ((msg = curl_multi_info_read(rs_multi, &left)) != NULL)
+		{
+			char	   *priv;
+			int			i;
+			RsHttpReq  *r;
+
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
+			i = (int) (intptr_t) priv;
+			r = &reqs[i];
+			if (msg->data.result == CURLE_OK)
+				curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &r->result.status);
+			else
+			{
+				r->result.error = pstrdup(curl_easy_strerror(msg->data.result));
+				r->result.timed_out = msg->data.result == CURLE_OPERATION_TIMEDOUT;
+			}
+			r->result.body = bodies[i].data;
+#if LIBCURL_VERSION_NUM >= 0x074200
+			{
+				curl_off_t	ra = 0;
+
+				if (curl_easy_getinfo(msg->easy_handle, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK && ra > 0)
+				{
+					r->result.retry_after_s = (long) Min(ra, 3600);
+					rs_http_retry_after_max = Max(rs_http_retry_after_max, r->result.retry_after_s);
+				}
+			}
+#endif
+			if (rs_http_retryable(&r->result))
+			{
+				if (++failing >= Max(concurrency, 4))
+					hold = true;
+			}
+			else
+				failing = 0;
+			curl_multi_remove_handle(rs_multi, msg->easy_handle);
+			curl_easy_cleanup(msg->easy_handle);
+			curl_slist_free_all(hdrs[i]);
+			handles[i] = NULL;
+			hdrs[i] = NULL;
+			running--;
+			done++;
+		}
+
+		if (QueryCancelPending || ProcDiePending)
+		{
+			/* stop every transfer, then let PostgreSQL act on the interrupt */
+			for (int i = 0; i < n; i++)
+				if (handles[i])
+				{
+					curl_multi_remove_handle(rs_multi, handles[i]);
+					curl_easy_cleanup(handles[i]);
+					curl_slist_free_all(hdrs[i]);
+					handles[i] = NULL;
+				}
+			CHECK_FOR_INTERRUPTS();
+			/* an interrupt that did not end us: report the rest as failed */
+			for (int i = 0; i < n; i++)
+				if (reqs[i].result.status == 0 && reqs[i].result.error == NULL)
+					reqs[i].result.error = pstrdup("interrupted");
+			return;
+		}
+		if (hold && running == 0)
+		{
+			/* the server is struggling: do not start the rest */
+			for (; next < n; next++, done++)
+			{
+				memset(&reqs[next].result, 0, sizeof(RsHttpResult));
+				reqs[next].result.not_sent = true;
+				reqs[next].result.error = pstrdup("not sent: the server asked to retry the requests before it");
+			}
+		}
+		if (done < n)
+			curl_multi_poll(rs_multi, NULL, 0, 100, NULL);
+	}
 }

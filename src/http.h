@@ -20,9 +20,30 @@ typedef struct RsHttpResult
 	char	   *body;			/* response body (first 64 kB) */
 	char	   *error;			/* transport error, NULL when a response came */
 	bool		timed_out;
+	bool		not_sent;		/* rs_http_run held it back (see there) */
+	long		retry_after_s;	/* the server's Retry-After, in seconds, or 0 */
 } RsHttpResult;
 
+/* One request of a concurrent set (rs_http_run). */
+typedef struct RsHttpReq
+{
+	/* set by the caller */
+	const char *method;
+	char	   *url;
+	List	   *headers;		/* char *, "Name: value" */
+	const char *body;			/* NULL: none */
+	size_t		body_len;
+	const char *aws_sigv4;		/* "aws:amz:REGION:s3" to sign, or NULL */
+	const char *userpwd;		/* "ACCESS:SECRET" for SigV4 */
+	int			tag;			/* the caller's own */
+	/* filled in */
+	RsHttpResult result;
+} RsHttpReq;
+
+extern long rs_http_retry_after_max;
+
 extern void rs_http_init(void);
+extern void rs_http_run(RsHttpReq *reqs, int n, int concurrency, long timeout_ms);
 extern void rs_http_setup(CURL *curl, const char *url, long timeout_ms);
 extern int	rs_http_progress(void *p, curl_off_t dltotal, curl_off_t dlnow,
 							 curl_off_t ultotal, curl_off_t ulnow);

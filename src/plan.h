@@ -63,6 +63,12 @@ typedef struct RsPlan
 	bool		uses_storage;	/* storage columns or prefixes registered */
 	int64		purge_objects;	/* keys a reset would queue (upper bound) */
 
+	/* the live storage check (plans shown to a user only) */
+	List	   *storage_checks;	/* RsCheck *; NIL when none ran */
+	TimestampTz storage_checked_at;
+	bool		storage_check_cached;
+	char	   *storage_check_error;	/* why no check could run */
+
 	bool		counted;
 	int64		delete_rows;
 	int64		preserve_rows;

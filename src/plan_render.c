@@ -18,9 +18,48 @@
 #include "plan.h"
 #include "render.h"
 #include "reset_system.h"
+#include "storage_check.h"
 
 PG_FUNCTION_INFO_V1(reset_plan);
 PG_FUNCTION_INFO_V1(reset_plan_json);
+
+/* How long a plan waits for a live storage check it starts */
+#define RS_PLAN_CHECK_TIMEOUT_MS 5000
+
+/*
+ * check_storage: the live storage check for the plan, reused from the
+ * last one when recent enough (reset_system.storage_check_cache), so that
+ * a plan stays fast; a failed check becomes a warning.
+ */
+static void
+check_storage(RsSession *s, RsPlan *plan)
+{
+	RsStorageConfig *st = plan->storage;
+	ListCell   *lc;
+
+	if (rs_storage_check_cache_ms < 0 || st == NULL || st->backend == NULL ||
+		st->driver == NULL || st->foreign)
+		return;
+	if (rs_storage_check_cache_ms > 0)
+		plan->storage_checks = rs_storage_check_cached(s, st->location, rs_storage_check_cache_ms,
+													   &plan->storage_checked_at);
+	plan->storage_check_cached = plan->storage_checks != NIL;
+	if (plan->storage_checks == NIL)
+		plan->storage_checks = rs_storage_check_run(st, Min(rs_storage_timeout_ms, RS_PLAN_CHECK_TIMEOUT_MS),
+													&plan->storage_checked_at,
+													&plan->storage_check_error);
+	if (plan->storage_check_error)
+		rs_plan_add_warning(plan, "the live storage check could not run: %s", plan->storage_check_error);
+	foreach(lc, plan->storage_checks)
+	{
+		RsCheck    *c = (RsCheck *) lfirst(lc);
+
+		if (!c->ok)
+			rs_plan_add_warning(plan, "storage check \"%s\" failed: %s; the purge after commit would fail and retry "
+								"(SELECT * FROM reset_storage_check(); shows the details)",
+								c->name, c->detail);
+	}
+}
 
 /*
  * build_plan: load, analyze and count, inside the caller's SPI connection.
@@ -33,6 +72,7 @@ build_plan(RsSession *s)
 	rs_plan_analyze(plan);
 	rs_plan_count(plan);
 	rs_plan_guard_blockers(plan);
+	check_storage(s, plan);
 	return plan;
 }
 
@@ -88,6 +128,29 @@ append_purge(StringInfo buf, RsPlan *plan)
 		foreach(lc, st->prefixes)
 			appendStringInfo(buf, "  every object under prefix \"%s\", except keys still referenced\n",
 							 (char *) lfirst(lc));
+}
+
+/*
+ * append_storage_check: the live check of the configured storage.
+ */
+static void
+append_storage_check(StringInfo buf, RsPlan *plan)
+{
+	ListCell   *lc;
+	int			w = 0;
+
+	if (plan->storage_checks == NIL)
+		return;
+	appendStringInfo(buf, "Storage check%s:\n",
+					 plan->storage_check_cached ? " (recent result, reset_system.storage_check_cache)" : "");
+	foreach(lc, plan->storage_checks)
+		w = Max(w, (int) strlen(((RsCheck *) lfirst(lc))->name));
+	foreach(lc, plan->storage_checks)
+	{
+		RsCheck    *c = (RsCheck *) lfirst(lc);
+
+		appendStringInfo(buf, "  %-6s  %-*s  %s\n", c->ok ? "ok" : "FAILED", w, c->name, c->detail);
+	}
 }
 
 /*
@@ -147,6 +210,7 @@ render_text(RsPlan *plan)
 	}
 
 	append_purge(&buf, plan);
+	append_storage_check(&buf, plan);
 
 	if (plan->warnings == NIL)
 		appendStringInfoString(&buf, "\nWarnings: none\n");
@@ -302,6 +366,28 @@ render_json(RsPlan *plan)
 						 plan->purge_objects);
 		json_strings(&buf, plan->storage ? plan->storage->prefixes : NIL);
 		appendStringInfoChar(&buf, '}');
+	}
+
+	appendStringInfoString(&buf, ", \"storage_check\": ");
+	if (plan->storage_checks == NIL)
+		appendStringInfoString(&buf, "null");
+	else
+	{
+		appendStringInfoString(&buf, "{\"checked_at\": ");
+		escape_json(&buf, timestamptz_to_str(plan->storage_checked_at));
+		appendStringInfo(&buf, ", \"cached\": %s, \"checks\": [",
+						 plan->storage_check_cached ? "true" : "false");
+		foreach(lc, plan->storage_checks)
+		{
+			RsCheck    *c = (RsCheck *) lfirst(lc);
+
+			appendStringInfoString(&buf, lc == list_head(plan->storage_checks) ? "{\"check\": " : ", {\"check\": ");
+			escape_json(&buf, c->name);
+			appendStringInfo(&buf, ", \"ok\": %s, \"detail\": ", c->ok ? "true" : "false");
+			escape_json(&buf, c->detail);
+			appendStringInfoChar(&buf, '}');
+		}
+		appendStringInfoString(&buf, "]}");
 	}
 
 	appendStringInfoString(&buf, ", \"warnings\": ");

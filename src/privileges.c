@@ -39,7 +39,7 @@ PG_FUNCTION_INFO_V1(reset_grant_operator);
 static const char *const operator_functions[] = {
 	"reset_plan()", "reset_plan_json()", "reset_execute(text, text)", "reset_config()",
 	"reset_history()", "reset_purge_status(bigint)", "reset_purge_wait(interval)",
-	"reset_purge_retry()", "reset_purge_kick()"
+	"reset_purge_retry()", "reset_purge_kick()", "reset_storage_check()"
 };
 
 static const char *const unlock_functions[] = {
@@ -50,7 +50,7 @@ static const char *const configure_functions[] = {
 	"reset_register_table(regclass, text, text, text[])", "reset_register_schema(name, text[])",
 	"reset_register_rebuild(text, text)", "reset_unregister(regclass)",
 	"reset_unregister_rebuild(text)", "reset_register_prefix(text)",
-	"reset_unregister_prefix(text)"
+	"reset_unregister_prefix(text)", "reset_seed_object(text, text)"
 };
 
 /*

@@ -41,8 +41,11 @@
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
+#include <sys/stat.h>
+
 #include "compat.h"
 #include "config.h"
+#include "http.h"
 #include "journal.h"
 #include "notify.h"
 #include "purge.h"
@@ -54,6 +57,10 @@
 #define OUTCOME_DELETED		"deleted"
 #define OUTCOME_MISSING		"already gone"
 #define OUTCOME_KEPT		"kept: referenced again"
+#define OUTCOME_UPLOADED	"uploaded"
+
+/* Largest resource file an upload row may hold (see seed.c) */
+#define RS_UPLOAD_MAX_BYTES (64 * 1024 * 1024)
 
 /* A claimed queue row */
 typedef struct QueueRow
@@ -61,8 +68,9 @@ typedef struct QueueRow
 	ItemPointerData ctid;		/* stable while the row is locked */
 	int64		id;
 	int64		reset_id;
-	bool		is_prefix;
+	char	   *kind;			/* "object", "prefix" or "upload" */
 	char	   *key;
+	char	   *source;			/* upload: the file to send */
 	char	   *phase;
 	int			attempts;
 } QueueRow;
@@ -256,7 +264,7 @@ referenced_keys(const char *sources, char **keys, int n)
  */
 static void
 purge_objects(const RsStorageDriver *driver, void *state, const char *sources,
-			  QueueRow **rows, int n, Outcomes *out)
+			  QueueRow **rows, int n, Outcomes *out, RsPurgeRound *r)
 {
 	char	  **keys = palloc(sizeof(char *) * Max(n, 1));
 	bool	   *kept = palloc0(sizeof(bool) * Max(n, 1));
@@ -290,7 +298,11 @@ purge_objects(const RsStorageDriver *driver, void *state, const char *sources,
 		outcome_add(out, rows[objrow[j]], o->result,
 					o->result == RS_OBJ_DELETED ? OUTCOME_DELETED :
 					o->result == RS_OBJ_MISSING ? OUTCOME_MISSING : NULL,
-					o->error, true);
+					o->error, !o->not_sent);
+		if (o->result == RS_OBJ_RETRY)
+			r->sent_retry += o->not_sent ? 0 : 1;
+		else
+			r->sent_ok++;
 	}
 }
 
@@ -343,6 +355,64 @@ list_callback(const char *key, void *arg)
 }
 
 /*
+ * purge_collection: a prefix on a server that cannot list: delete the
+ * whole collection in one request, but only when the prefix names one
+ * (it ends in "/") and no row of a registered table references a key
+ * under it (those keys must survive, and without a listing they cannot
+ * be told apart).
+ */
+static void
+purge_collection(const RsStorageDriver *driver, void *state, const char *sources,
+				 QueueRow *row, Outcomes *out)
+{
+	size_t		len = strlen(row->key);
+	char	   *error;
+
+	if (driver->delete_collection == NULL || len == 0 || row->key[len - 1] != '/')
+	{
+		outcome_add(out, row, RS_OBJ_FAILED, NULL,
+					psprintf("the storage server offers no listing, so prefix \"%s\" can only be purged as a whole collection, "
+							 "and %s", row->key,
+							 driver->delete_collection == NULL ? "this backend cannot delete collections"
+							 : "a collection is named by a prefix ending in \"/\""),
+					true);
+		return;
+	}
+	if (sources)
+	{
+		Oid			argtypes[1] = {TEXTOID};
+		Datum		values[1];
+		int64		referenced;
+
+		values[0] = CStringGetTextDatum(row->key);
+		rs_spi(psprintf("SELECT pg_catalog.count(*) FROM (%s) AS s"
+						" WHERE pg_catalog.starts_with(s.k, $1)", sources),
+			   1, argtypes, values, NULL, false, SPI_OK_SELECT);
+		referenced = rs_spi_int64(0, 0, 0);
+		if (referenced > 0)
+		{
+			outcome_add(out, row, RS_OBJ_FAILED, NULL,
+						psprintf("the storage server offers no listing, and " INT64_FORMAT " key(s) under prefix \"%s\" "
+								 "are still referenced by rows of registered tables: deleting the whole collection "
+								 "would delete them too; nothing under the prefix was deleted",
+								 referenced, row->key),
+						true);
+			return;
+		}
+	}
+	error = driver->delete_collection(state, row->key);
+	if (error)
+		outcome_add(out, row, RS_OBJ_RETRY, NULL,
+					psprintf("deleting collection \"%s\" failed: %s", row->key, error), true);
+	else
+	{
+		outcome_add(out, row, RS_OBJ_DELETED, "purged: collection deleted", NULL, true);
+		elog(LOG, "reset_system: reset " INT64_FORMAT ": deleted collection \"%s\" (the server offers no listing)",
+			 row->reset_id, row->key);
+	}
+}
+
+/*
  * purge_prefix: a prefix row.  Phase "list" queues every object under the
  * prefix (keeping those still referenced) and moves on to "cleanup";
  * "cleanup" waits until those objects are handled, then lets the backend
@@ -371,6 +441,13 @@ purge_prefix(const RsStorageDriver *driver, void *state, const char *sources,
 		if (error == NULL)
 			list_flush(&ls);
 		MemoryContextDelete(ls.cxt);
+		if (error == RS_LIST_UNSUPPORTED)
+		{
+			rs_spi("DELETE FROM reset_system.purge_queue WHERE prefix_id OPERATOR(pg_catalog.=) $1",
+				   1, argtypes, values, NULL, false, SPI_OK_DELETE);
+			purge_collection(driver, state, sources, row, out);
+			return;
+		}
 		if (error != NULL)
 		{
 			/* the queued part rolls back with nothing else done */
@@ -387,6 +464,16 @@ purge_prefix(const RsStorageDriver *driver, void *state, const char *sources,
 							"   AND state OPERATOR(pg_catalog.=) 'pending'"
 							"   AND key IN (%s)", OUTCOME_KEPT, sources),
 				   1, argtypes, values, NULL, false, SPI_OK_UPDATE);
+		/* a key this reset re-seeds is never purged */
+		rs_spi("UPDATE reset_system.purge_queue o SET state = 'done', outcome = 'kept: re-seeded by this reset',"
+			   " done_at = pg_catalog.clock_timestamp()"
+			   " FROM reset_system.purge_queue u"
+			   " WHERE o.prefix_id OPERATOR(pg_catalog.=) $1"
+			   "   AND o.state OPERATOR(pg_catalog.=) 'pending'"
+			   "   AND u.reset_id OPERATOR(pg_catalog.=) o.reset_id"
+			   "   AND u.kind OPERATOR(pg_catalog.=) 'upload'"
+			   "   AND u.key OPERATOR(pg_catalog.=) o.key",
+			   1, argtypes, values, NULL, false, SPI_OK_UPDATE);
 		rs_spi("UPDATE reset_system.purge_queue SET phase = 'cleanup',"
 			   " next_attempt_at = pg_catalog.clock_timestamp(), last_error = NULL"
 			   " WHERE id OPERATOR(pg_catalog.=) $1",
@@ -419,6 +506,81 @@ purge_prefix(const RsStorageDriver *driver, void *state, const char *sources,
 }
 
 /*
+ * read_source: the content of a resource file to upload, or NULL with
+ * *error set.
+ */
+static char *
+read_source(const char *path, size_t *len, char **error)
+{
+	FILE	   *f;
+	struct stat st;
+	char	   *data;
+
+	f = AllocateFile(path, PG_BINARY_R);
+	if (f == NULL)
+	{
+		*error = psprintf("cannot read source file \"%s\": %m", path);
+		return NULL;
+	}
+	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode))
+	{
+		*error = psprintf("source file \"%s\" is not a regular file", path);
+		FreeFile(f);
+		return NULL;
+	}
+	if (st.st_size > RS_UPLOAD_MAX_BYTES)
+	{
+		*error = psprintf("source file \"%s\" is larger than %d MB", path, RS_UPLOAD_MAX_BYTES / (1024 * 1024));
+		FreeFile(f);
+		return NULL;
+	}
+	data = palloc(st.st_size + 1);
+	*len = fread(data, 1, st.st_size, f);
+	if (ferror(f) || *len != (size_t) st.st_size)
+	{
+		*error = psprintf("could not read all of source file \"%s\"", path);
+		FreeFile(f);
+		return NULL;
+	}
+	FreeFile(f);
+	data[*len] = '\0';
+	return data;
+}
+
+/*
+ * purge_upload: an upload row (a resource file a rebuild step re-seeded),
+ * claimed only once the purge of its reset has nothing pending.
+ */
+static void
+purge_upload(const RsStorageDriver *driver, void *state, QueueRow *row, Outcomes *out)
+{
+	size_t		len = 0;
+	char	   *error = NULL;
+	char	   *data = read_source(row->source, &len, &error);
+	RsObjectResult res;
+
+	if (data == NULL)
+	{
+		/* a missing file may be put back (a deployment in progress) */
+		outcome_add(out, row, RS_OBJ_RETRY, NULL, error, true);
+		return;
+	}
+	if (driver->put_object == NULL)
+	{
+		outcome_add(out, row, RS_OBJ_FAILED, NULL,
+					psprintf("storage backend \"%s\" cannot upload objects", driver->name), true);
+		return;
+	}
+	res = driver->put_object(state, row->key, data, len, &error);
+	pfree(data);
+	if (res == RS_OBJ_DELETED || res == RS_OBJ_MISSING)
+		outcome_add(out, row, RS_OBJ_DELETED, OUTCOME_UPLOADED, NULL, true);
+	else
+		outcome_add(out, row, res, NULL,
+					psprintf("uploading \"%s\" failed: %s", row->key, error ? error : "unknown error"), true);
+}
+
+/*
  * finish_resets: record in the history the resets whose purge has no
  * pending row left.
  */
@@ -445,19 +607,22 @@ finish_resets(List *reset_ids)
 				   "   pg_catalog.count(*) FILTER (WHERE kind OPERATOR(pg_catalog.=) 'object'"
 				   "     AND outcome OPERATOR(pg_catalog.=) ANY (ARRAY['" OUTCOME_DELETED "', '" OUTCOME_MISSING "'])) AS purged,"
 				   "   pg_catalog.count(*) FILTER (WHERE state OPERATOR(pg_catalog.=) 'failed') AS failed,"
-				   "   pg_catalog.count(*) FILTER (WHERE state OPERATOR(pg_catalog.=) 'pending') AS pending"
+				   "   pg_catalog.count(*) FILTER (WHERE state OPERATOR(pg_catalog.=) 'pending') AS pending,"
+				   "   pg_catalog.count(*) FILTER (WHERE outcome OPERATOR(pg_catalog.=) '" OUTCOME_UPLOADED "') AS uploaded"
 				   "   FROM reset_system.purge_queue WHERE reset_id OPERATOR(pg_catalog.=) $1) s"
 				   " WHERE h.id OPERATOR(pg_catalog.=) $1 AND s.pending OPERATOR(pg_catalog.=) 0"
 				   "   AND h.purge_finished_at IS NULL"
-				   " RETURNING s.purged, s.failed",
+				   " RETURNING s.purged, s.failed, s.uploaded",
 				   1, argtypes, values, NULL, false, SPI_OK_UPDATE_RETURNING) > 0)
 		{
 			int64		purged = rs_spi_int64(0, 0, 0);
 			int64		failed = rs_spi_int64(0, 1, 0);
+			int64		uploaded = rs_spi_int64(0, 2, 0);
 
 			ereport(LOG,
-					(errmsg("reset_system: purge of reset " INT64_FORMAT " finished: " INT64_FORMAT " object(s) purged, " INT64_FORMAT " failed",
-							DatumGetInt64(values[0]), purged, failed)));
+					(errmsg("reset_system: purge of reset " INT64_FORMAT " finished: " INT64_FORMAT " object(s) purged, " INT64_FORMAT " failed%s",
+							DatumGetInt64(values[0]), purged, failed,
+							uploaded > 0 ? psprintf(", " INT64_FORMAT " resource file(s) uploaded", uploaded) : "")));
 			rs_notify_purge_finished(DatumGetInt64(values[0]), purged, failed);
 		}
 	}
@@ -519,11 +684,17 @@ claim(RsPurgeRound *r, QueueRow ***rows_out, int limit)
 		values[1] = Int64GetDatum(r->after_reset);
 		values[2] = Int64GetDatum(r->after_id);
 		values[3] = TimestampTzGetDatum(GetCurrentTimestamp());
-		n = rs_spi("SELECT id, reset_id, kind OPERATOR(pg_catalog.=) 'prefix', key, phase, attempts, ctid"
-				   " FROM reset_system.purge_queue"
+		/* an upload waits until the purge of its reset has nothing pending */
+		n = rs_spi("SELECT id, reset_id, kind, key, phase, attempts, ctid, source"
+				   " FROM reset_system.purge_queue q"
 				   " WHERE state OPERATOR(pg_catalog.=) 'pending'"
 				   "   AND (reset_id, id) OPERATOR(pg_catalog.>) ($2, $3)"
 				   "   AND next_attempt_at OPERATOR(pg_catalog.<=) $4"
+				   "   AND CASE WHEN q.kind OPERATOR(pg_catalog.=) 'upload' THEN NOT EXISTS ("
+				   "     SELECT 1 FROM reset_system.purge_queue o"
+				   "      WHERE o.reset_id OPERATOR(pg_catalog.=) q.reset_id"
+				   "        AND o.kind OPERATOR(pg_catalog.=) ANY (ARRAY['object', 'prefix'])"
+				   "        AND o.state OPERATOR(pg_catalog.=) 'pending') ELSE true END"
 				   " ORDER BY reset_id, id LIMIT $1"
 				   " FOR UPDATE SKIP LOCKED",
 				   4, argtypes, values, NULL, false, SPI_OK_SELECT);
@@ -540,8 +711,9 @@ claim(RsPurgeRound *r, QueueRow ***rows_out, int limit)
 
 		row->id = rs_spi_int64(i, 0, 0);
 		row->reset_id = rs_spi_int64(i, 1, 0);
-		row->is_prefix = rs_spi_bool(i, 2);
+		row->kind = rs_spi_text(i, 2);
 		row->key = rs_spi_text(i, 3);
+		row->source = rs_spi_isnull(i, 7) ? NULL : rs_spi_text(i, 7);
 		row->phase = rs_spi_text(i, 4);
 		row->attempts = (int) rs_spi_int64(i, 5, 0);
 		{
@@ -580,7 +752,7 @@ storage_unusable(RsStorageConfig *cfg)
  * process_batch: act on the claimed rows.
  */
 static void
-process_batch(RsStorageConfig *cfg, QueueRow **rows, int n)
+process_batch(RsStorageConfig *cfg, QueueRow **rows, int n, RsPurgeRound *r)
 {
 	const RsStorageDriver *driver = cfg->driver;
 	char	   *sources = referenced_sources();
@@ -605,7 +777,7 @@ process_batch(RsStorageConfig *cfg, QueueRow **rows, int n)
 			*id = rows[i]->reset_id;
 			resets = lappend(resets, id);
 		}
-		if (!rows[i]->is_prefix)
+		if (strcmp(rows[i]->kind, "object") == 0)
 			objects[nobjects++] = rows[i];
 	}
 
@@ -616,10 +788,14 @@ process_batch(RsStorageConfig *cfg, QueueRow **rows, int n)
 	PG_TRY();
 	{
 		if (nobjects > 0)
-			purge_objects(driver, state, sources, objects, nobjects, out);
+			purge_objects(driver, state, sources, objects, nobjects, out, r);
 		for (int i = 0; i < n; i++)
-			if (rows[i]->is_prefix)
+		{
+			if (strcmp(rows[i]->kind, "prefix") == 0)
 				purge_prefix(driver, state, sources, rows[i], out);
+			else if (strcmp(rows[i]->kind, "upload") == 0)
+				purge_upload(driver, state, rows[i], out);
+		}
 	}
 	PG_FINALLY();
 	{
@@ -659,6 +835,28 @@ lock_internal_tables(Oid nsp)
 }
 
 /*
+ * throttle: after a round in which storage answered nothing but "retry
+ * later" (throttling, 5xx, unreachable), back off before the next round,
+ * exponentially while it lasts and at least as long as the server's
+ * Retry-After, so a struggling server gets no request storm.
+ */
+static void
+throttle(RsPurgeRound *r)
+{
+	if (r->sent_ok > 0 || r->sent_retry == 0)
+	{
+		if (r->sent_ok > 0)
+			r->failing_rounds = 0;
+		return;
+	}
+	r->failing_rounds++;
+	r->backoff_ms = Max(retry_delay_ms(r->failing_rounds), rs_http_retry_after_max * 1000L);
+	ereport(LOG,
+			(errmsg("reset_system: storage asked to retry all %d request(s) of the round; waiting %ld ms before the next one",
+					r->sent_retry, (long) r->backoff_ms)));
+}
+
+/*
  * rs_purge_round: one batch, in its own transaction.
  */
 void
@@ -674,10 +872,12 @@ rs_purge_round(RsPurgeRound *r)
 	{
 		int64		after_reset = r->after_reset;
 		int64		after_id = r->after_id;
+		int			failing = r->failing_rounds;
 
 		memset(r, 0, sizeof(*r));
 		r->after_reset = after_reset;
 		r->after_id = after_id;
+		r->failing_rounds = failing;
 	}
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
@@ -737,8 +937,10 @@ rs_purge_round(RsPurgeRound *r)
 			}
 			else
 			{
-				process_batch(cfg, rows, n);
+				rs_http_retry_after_max = 0;
+				process_batch(cfg, rows, n, r);
 				r->claimed += n;
+				throttle(r);
 			}
 		}
 		if (r->claimed == 0 || r->stop)

@@ -18,6 +18,7 @@ typedef struct RsPurgeRound
 	/* in: where the previous round stopped walking the queue */
 	int64		after_reset;
 	int64		after_id;
+	int			failing_rounds;	/* rounds in a row storage only said "retry" */
 
 	/* out */
 	bool		stop;			/* nothing more to do here for now: exit */
@@ -28,6 +29,9 @@ typedef struct RsPurgeRound
 								 * computed when nothing was claimed) */
 	TimestampTz next_due;		/* earliest retry time among them */
 	List	   *journal_done;	/* journal files copied in this round */
+	int			sent_ok;		/* objects storage answered for good */
+	int			sent_retry;		/* objects storage asked to retry */
+	int64		backoff_ms;		/* wait this long before the next round */
 } RsPurgeRound;
 
 extern void rs_purge_round(RsPurgeRound *r);

@@ -199,7 +199,8 @@ reset_purge_wait(PG_FUNCTION_ARGS)
 	{
 		int64		pending,
 					failed,
-					purged;
+					purged,
+					uploaded;
 
 		/* a cheap look first: is anything of this reset still pending? */
 		rs_as_owner_begin(&s);
@@ -225,15 +226,19 @@ reset_purge_wait(PG_FUNCTION_ARGS)
 			   " (SELECT e.last_error FROM reset_system.purge_queue e"
 			   "   WHERE e.reset_id OPERATOR(pg_catalog.=) $1 AND e.last_error IS NOT NULL"
 			   "   ORDER BY COALESCE(e.done_at, e.next_attempt_at) DESC LIMIT 1)"
+			   " , pg_catalog.count(*) FILTER (WHERE outcome OPERATOR(pg_catalog.=) 'uploaded')"
 			   " FROM reset_system.purge_queue WHERE reset_id OPERATOR(pg_catalog.=) $1",
 			   1, argtypes, values, NULL, false, SPI_OK_SELECT);
 		rs_as_owner_end(&s);
+		uploaded = rs_spi_int64(0, 4, 0);
 		pending = rs_spi_int64(0, 0, 0);
 		failed = rs_spi_int64(0, 1, 0);
 		purged = rs_spi_int64(0, 2, 0);
 
 		if (pending == 0 && failed == 0)
-			result = psprintf("Purged %s storage object(s).", rs_format_count(purged));
+			result = uploaded == 0 ? psprintf("Purged %s storage object(s).", rs_format_count(purged))
+				: psprintf("Purged %s storage object(s). Uploaded %s resource file(s).",
+						   rs_format_count(purged), rs_format_count(uploaded));
 		else if (pending == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_RS_PURGE_FAILED),

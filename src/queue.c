@@ -110,7 +110,9 @@ rs_queue_capture(RsSession *s, RsPlan *plan, int64 reset_id)
 /*
  * rs_queue_spare: after the rebuild, drop the queued keys that a row of a
  * registered table (preserved, or rebuilt into a deleted table) still
- * references.  Returns how many were dropped.
+ * references, and those the rebuild re-seeds (reset_seed_object): the
+ * upload runs after the purge, and purging the key would only race it.
+ * Returns how many were dropped.
  */
 int64
 rs_queue_spare(RsSession *s, RsPlan *plan, int64 reset_id)
@@ -121,15 +123,39 @@ rs_queue_spare(RsSession *s, RsPlan *plan, int64 reset_id)
 	Datum		values[1];
 	int64		spared;
 
-	if (referenced == NULL)
-		return 0;
 	values[0] = Int64GetDatum(reset_id);
 	rs_as_owner_begin(s);
 	spared = rs_spi(psprintf("DELETE FROM reset_system.purge_queue q"
 							 " WHERE q.reset_id OPERATOR(pg_catalog.=) $1"
 							 "   AND q.kind OPERATOR(pg_catalog.=) 'object'"
-							 "   AND q.key IN (%s)", referenced),
+							 "   AND (q.key IN (SELECT u.key FROM reset_system.purge_queue u"
+							 "                   WHERE u.reset_id OPERATOR(pg_catalog.=) $1"
+							 "                     AND u.kind OPERATOR(pg_catalog.=) 'upload')%s%s%s)",
+							 referenced ? " OR q.key IN (" : "",
+							 referenced ? referenced : "",
+							 referenced ? ")" : ""),
 					1, argtypes, values, NULL, false, SPI_OK_DELETE);
 	rs_as_owner_end(s);
 	return spared;
+}
+
+/*
+ * rs_queue_uploads: how many uploads the rebuild steps of this reset
+ * queued.
+ */
+int64
+rs_queue_uploads(RsSession *s, int64 reset_id)
+{
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1];
+	int64		n;
+
+	values[0] = Int64GetDatum(reset_id);
+	rs_as_owner_begin(s);
+	rs_spi("SELECT pg_catalog.count(*) FROM reset_system.purge_queue"
+		   " WHERE reset_id OPERATOR(pg_catalog.=) $1 AND kind OPERATOR(pg_catalog.=) 'upload'",
+		   1, argtypes, values, NULL, false, SPI_OK_SELECT);
+	n = rs_spi_int64(0, 0, 0);
+	rs_as_owner_end(s);
+	return n;
 }

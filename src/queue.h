@@ -17,5 +17,6 @@ extern char *rs_queue_key_sources(List *tables, bool all);
 extern int64 rs_queue_plan_count(RsPlan *plan);
 extern int64 rs_queue_capture(RsSession *s, RsPlan *plan, int64 reset_id);
 extern int64 rs_queue_spare(RsSession *s, RsPlan *plan, int64 reset_id);
+extern int64 rs_queue_uploads(RsSession *s, int64 reset_id);
 
 #endif							/* RESET_SYSTEM_QUEUE_H */

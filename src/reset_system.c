@@ -23,6 +23,7 @@
 #include "purge.h"
 #include "reset_system.h"
 #include "shmem.h"
+#include "storage.h"
 #include "worker.h"
 
 PG_MODULE_MAGIC;
@@ -40,6 +41,13 @@ int			rs_max_rows = 0;
 bool		rs_terminate_blockers = false;
 char	   *rs_webhook_url = NULL;
 int			rs_purge_naptime_s = 60;
+int			rs_purge_concurrency = 16;
+int			rs_storage_check_cache_ms = 60000;
+int			rs_storage_timeout_ms = 30000;
+char	   *rs_s3_credentials_file = NULL;
+char	   *rs_gcs_token_file = NULL;
+char	   *rs_gcs_token_command = NULL;
+char	   *rs_http_authorization_file = NULL;
 int			rs_purge_batch_size = 0;
 int			rs_purge_max_attempts = 10;
 int			rs_purge_retry_base_ms = 1000;
@@ -151,6 +159,62 @@ define_purge_settings(void)
 							300000, 1, INT_MAX,
 							PGC_SIGHUP, GUC_UNIT_MS,
 							NULL, NULL, NULL);
+	DefineCustomIntVariable("reset_system.purge_concurrency",
+							"Storage requests a purge worker keeps in flight at once.",
+							NULL,
+							&rs_purge_concurrency,
+							16, 1, 256,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("reset_system.storage_check_cache",
+							"How long a plan reuses the last live storage check; -1 leaves the check out of plans.",
+							NULL,
+							&rs_storage_check_cache_ms,
+							60000, -1, INT_MAX,
+							PGC_USERSET, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("reset_system.storage_timeout",
+							"Longest a single storage request may take.",
+							NULL,
+							&rs_storage_timeout_ms,
+							30000, 100, 600000,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	/*
+	 * Credentials are named by these settings, never held in them: a
+	 * configuration reload logs the new value of every changed setting,
+	 * and a secret must never reach the log.  GUC_SUPERUSER_ONLY keeps even
+	 * the file names from other roles.
+	 */
+	DefineCustomStringVariable("reset_system.s3_credentials_file",
+							   "File with the S3 credentials, in the AWS shared-credentials format.",
+							   "Without it, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN from the server's environment are used.",
+							   &rs_s3_credentials_file,
+							   "",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY,
+							   NULL, NULL, NULL);
+	DefineCustomStringVariable("reset_system.gcs_token_file",
+							   "File holding a GCS access token (raw, or Google's JSON with access_token and expires_in).",
+							   NULL,
+							   &rs_gcs_token_file,
+							   "",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY,
+							   NULL, NULL, NULL);
+	DefineCustomStringVariable("reset_system.gcs_token_command",
+							   "Command printing a GCS access token (raw, or Google's JSON with access_token and expires_in).",
+							   NULL,
+							   &rs_gcs_token_command,
+							   "",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY,
+							   NULL, NULL, NULL);
+	DefineCustomStringVariable("reset_system.http_authorization_file",
+							   "File holding the Authorization header value for the http storage backend.",
+							   NULL,
+							   &rs_http_authorization_file,
+							   "",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY,
+							   NULL, NULL, NULL);
 	DefineCustomBoolVariable("reset_system.purge_paused",
 							 "Pause every purge worker (the queue keeps the work).",
 							 NULL,

@@ -8,13 +8,19 @@
 #include "postgres.h"
 
 #include "lib/stringinfo.h"
+#include "storage/fd.h"
 
 #include "storage.h"
 
 /* Every backend, by name.  A new backend is one more line here. */
 static const RsStorageDriver *const rs_drivers[] = {
 	&rs_storage_file,
+	&rs_storage_s3,
+	&rs_storage_gcs,
+	&rs_storage_http,
 };
+
+const char	RS_LIST_UNSUPPORTED[] = "the server offers no listing";
 
 /*
  * rs_storage_driver: the driver called "name", or NULL when missing_ok.
@@ -91,4 +97,61 @@ rs_storage_key_problem(const char *key, bool is_prefix)
 		seg = slash + 1;
 	}
 	return NULL;
+}
+
+/*
+ * rs_check_new: a line of reset_storage_check().
+ */
+RsCheck *
+rs_check_new(const char *name, bool ok, char *detail)
+{
+	RsCheck    *c = palloc(sizeof(RsCheck));
+
+	c->name = name;
+	c->ok = ok;
+	c->detail = detail;
+	return c;
+}
+
+/*
+ * rs_read_secret_file: the content of a small file holding a secret, with
+ * surrounding white space removed, or NULL with *error set.  The error
+ * never contains the content.
+ */
+char *
+rs_read_secret_file(const char *path, char **error)
+{
+	FILE	   *f;
+	char		buf[8192];
+	size_t		n;
+	char	   *start;
+	char	   *end;
+
+	*error = NULL;
+	if (path == NULL || path[0] == '\0')
+	{
+		*error = pstrdup("no file is configured");
+		return NULL;
+	}
+	f = AllocateFile(path, "r");
+	if (f == NULL)
+	{
+		*error = psprintf("cannot read \"%s\": %m", path);
+		return NULL;
+	}
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	FreeFile(f);
+	buf[n] = '\0';
+	start = buf;
+	while (*start && isspace((unsigned char) *start))
+		start++;
+	end = start + strlen(start);
+	while (end > start && isspace((unsigned char) end[-1]))
+		*--end = '\0';
+	if (*start == '\0')
+	{
+		*error = psprintf("\"%s\" is empty", path);
+		return NULL;
+	}
+	return pstrdup(start);
 }

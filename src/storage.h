@@ -39,7 +39,19 @@ typedef struct RsObject
 	const char *key;
 	RsObjectResult result;
 	char	   *error;			/* why, for RETRY and FAILED (palloc'd) */
+	bool		not_sent;		/* RETRY without trying: no attempt counted */
 } RsObject;
+
+/* One line of reset_storage_check(). */
+typedef struct RsCheck
+{
+	const char *name;			/* "reachable", "credentials", "bucket", ... */
+	bool		ok;
+	char	   *detail;			/* what the server said */
+} RsCheck;
+
+/* list_prefix's answer when the server offers no listing */
+extern const char RS_LIST_UNSUPPORTED[];
 
 /* Called by list_prefix for each object found; return false to stop. */
 typedef bool (*RsListCallback) (const char *key, void *arg);
@@ -75,6 +87,20 @@ typedef struct RsStorageDriver
 	/* After a prefix is purged: tidy up (e.g. empty directories).  May be NULL. */
 	void		(*cleanup_prefix) (void *state, const char *prefix);
 
+	/*
+	 * Delete everything under a prefix ending in "/" in one request (a
+	 * WebDAV collection), for servers that cannot list.  May be NULL.
+	 * Returns NULL on success or an error text.
+	 */
+	char	   *(*delete_collection) (void *state, const char *prefix);
+
+	/* Store an object (a re-seeded resource file). */
+	RsObjectResult (*put_object) (void *state, const char *key, const char *data,
+								  size_t len, char **error);
+
+	/* Live checks for reset_storage_check(): a List of RsCheck *. */
+	List	   *(*probe) (void *state);
+
 	void		(*close) (void *state);
 
 	int			batch_size;		/* objects per delete_objects call */
@@ -87,7 +113,22 @@ extern char *rs_storage_driver_names(void);
 /* Checks shared by the drivers */
 extern const char *rs_storage_key_problem(const char *key, bool is_prefix);
 
+/* Settings the drivers read (reset_system.c) */
+extern int	rs_purge_concurrency;
+extern int	rs_storage_timeout_ms;
+extern int	rs_storage_check_cache_ms;
+extern char *rs_s3_credentials_file;
+extern char *rs_gcs_token_file;
+extern char *rs_gcs_token_command;
+extern char *rs_http_authorization_file;
+
+extern RsCheck *rs_check_new(const char *name, bool ok, char *detail);
+extern char *rs_read_secret_file(const char *path, char **error);
+
 /* The drivers */
 extern const RsStorageDriver rs_storage_file;
+extern const RsStorageDriver rs_storage_s3;
+extern const RsStorageDriver rs_storage_gcs;
+extern const RsStorageDriver rs_storage_http;
 
 #endif							/* RESET_SYSTEM_STORAGE_H */

@@ -519,6 +519,106 @@ file_cleanup_prefix(void *state, const char *prefix)
 	(void) walk_prefix((FileState *) state, prefix, true, NULL, NULL);
 }
 
+/*
+ * file_put_object: write one object (a re-seeded resource file), creating
+ * its directories, never through a symbolic link, atomically (a temporary
+ * file renamed into place).
+ */
+static RsObjectResult
+file_put_object(void *state, const char *key, const char *data, size_t len, char **error)
+{
+	FileState  *st = (FileState *) state;
+	const char *problem = rs_storage_key_problem(key, false);
+	char	   *copy;
+	char	   *seg;
+	char	   *name;
+	int			fd;
+	int			out;
+	char		tmp[64];
+
+	if (problem)
+	{
+		*error = psprintf("refused: %s", problem);
+		return RS_OBJ_FAILED;
+	}
+	if (st->rootfd < 0)
+	{
+		*error = pstrdup(st->root_error);
+		return RS_OBJ_RETRY;
+	}
+	copy = pstrdup(key);
+	name = strrchr(copy, '/');
+	fd = dup(st->rootfd);
+	if (name)
+	{
+		*name++ = '\0';
+		seg = copy;
+		while (seg && *seg && fd >= 0)
+		{
+			char	   *slash = strchr(seg, '/');
+			int			next;
+
+			if (slash)
+				*slash = '\0';
+			if (mkdirat(fd, seg, 0700) != 0 && errno != EEXIST)
+			{
+				*error = psprintf("cannot create directory \"%s\": %m", seg);
+				close(fd);
+				return classify_errno(errno);
+			}
+			next = openat(fd, seg, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (next < 0)
+			{
+				*error = psprintf("cannot open directory \"%s\" (symbolic links are never followed): %m", seg);
+				close(fd);
+				return RS_OBJ_FAILED;
+			}
+			close(fd);
+			fd = next;
+			seg = slash ? slash + 1 : NULL;
+		}
+	}
+	else
+		name = copy;
+	if (fd < 0)
+	{
+		*error = psprintf("cannot open the storage root: %m");
+		return RS_OBJ_RETRY;
+	}
+	snprintf(tmp, sizeof(tmp), ".reset_system.%d.tmp", MyProcPid);
+	out = openat(fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (out < 0 || write(out, data, len) != (ssize_t) len || fsync(out) != 0 ||
+		close(out) != 0 || renameat(fd, tmp, fd, name) != 0)
+	{
+		int			save = errno;
+
+		*error = psprintf("cannot write \"%s\": %s", key, strerror(save));
+		(void) unlinkat(fd, tmp, 0);
+		close(fd);
+		return classify_errno(save);
+	}
+	close(fd);
+	return RS_OBJ_DELETED;
+}
+
+/*
+ * file_probe: the root exists, is a directory, and can be written.
+ */
+static List *
+file_probe(void *state)
+{
+	FileState  *st = (FileState *) state;
+
+	if (st->rootfd < 0)
+		return list_make1(rs_check_new("reachable", false, pstrdup(st->root_error)));
+	if (access(st->root, W_OK | X_OK) != 0)
+		return list_make2(rs_check_new("reachable", true, psprintf("directory %s exists", st->root)),
+						  rs_check_new("writable", false,
+									   psprintf("the server cannot write in %s: %m", st->root)));
+	return list_make2(rs_check_new("reachable", true, psprintf("directory %s exists", st->root)),
+					  rs_check_new("writable", true, pstrdup("the server can write in it")));
+}
+
 const RsStorageDriver rs_storage_file = {
 	.name = "file",
 	.description = "a directory on the database server",
@@ -527,6 +627,9 @@ const RsStorageDriver rs_storage_file = {
 	.delete_objects = file_delete_objects,
 	.list_prefix = file_list_prefix,
 	.cleanup_prefix = file_cleanup_prefix,
+	.delete_collection = NULL,
+	.put_object = file_put_object,
+	.probe = file_probe,
 	.close = file_close,
 	.batch_size = 500,
 };

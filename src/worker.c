@@ -199,6 +199,12 @@ rs_purge_worker_main(Datum arg)
 			(void) rs_shmem_worker_detach(dboid, true, r.no_extension);
 			break;
 		}
+		if (r.claimed > 0 && r.backoff_ms > 0)
+		{
+			pgstat_report_activity(STATE_IDLE, "storage asked to retry: backing off");
+			sleep_ms((long) r.backoff_ms);
+			continue;
+		}
 		if (r.claimed > 0)
 			continue;
 		if (r.paused)
