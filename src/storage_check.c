@@ -253,9 +253,19 @@ rs_storage_check_run(RsStorageConfig *cfg, int timeout_ms, TimestampTz *checked_
 		*why = pstrdup("no free background worker slot (raise max_worker_processes)");
 		return NULL;
 	}
-	status = WaitForBackgroundWorkerStartup(handle, &pid);
-	if (status == BGWH_STARTED)
-		status = WaitForBackgroundWorkerShutdown(handle);
+	/* a cancel while waiting stops the worker too */
+	PG_TRY();
+	{
+		status = WaitForBackgroundWorkerStartup(handle, &pid);
+		if (status == BGWH_STARTED)
+			status = WaitForBackgroundWorkerShutdown(handle);
+	}
+	PG_CATCH();
+	{
+		TerminateBackgroundWorker(handle);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
 	if (status == BGWH_POSTMASTER_DIED)
 		ereport(FATAL,
 				(errcode(ERRCODE_ADMIN_SHUTDOWN),

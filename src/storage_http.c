@@ -239,6 +239,9 @@ list_dir(HttpState *st, const char *dir, const char *match, RsListCallback cb, v
 						rs_storage_timeout_ms);
 	if (r.error == NULL && r.status == 404)
 		return NULL;			/* nothing there */
+	if (r.error == NULL && depth == 0 &&
+		(r.status == 403 || r.status == 405 || r.status == 501))
+		return (char *) RS_LIST_UNSUPPORTED;	/* no directory index here */
 	if (r.error || r.status != 200)
 		return psprintf("listing \"%s\" failed: %s", dir, status_error(&r));
 	arr = json_loads(r.body ? r.body : "", 0, &jerr);
@@ -307,7 +310,7 @@ http_delete_collection(void *state, const char *prefix)
 	memset(&r, 0, sizeof(r));
 	r.method = "DELETE";
 	r.url = psprintf("%s%s", st->base_url, rs_uri_encode(prefix, true));
-	r.headers = headers(st);
+	r.headers = lappend(headers(st), "Depth: infinity");
 	rs_http_run(&r, 1, 1, rs_storage_timeout_ms);
 	if (r.result.error == NULL &&
 		((r.result.status >= 200 && r.result.status < 300) || r.result.status == 404))
@@ -342,8 +345,13 @@ http_put_object(void *state, const char *key, const char *data, size_t len, char
 	return rs_http_retryable(&r.result) ? RS_OBJ_RETRY : RS_OBJ_FAILED;
 }
 
+/* The object a storage check writes and deletes again */
+#define HTTP_PROBE_KEY ".reset_system-check"
+
 /*
- * http_probe: an OPTIONS request on the base URL.
+ * http_probe: write a small object under the base URL and delete it again,
+ * which proves all the purge needs: the server answers, accepts the
+ * credentials, and lets them delete.
  */
 static List *
 http_probe(void *state)
@@ -351,28 +359,43 @@ http_probe(void *state)
 	HttpState  *st = (HttpState *) state;
 	RsHttpReq	r;
 	List	   *checks = NIL;
+	const char *body = "reset_system storage check\n";
 
-	if (st->auth_error)
-		return list_make1(rs_check_new("credentials", false, pstrdup(st->auth_error)));
 	memset(&r, 0, sizeof(r));
-	r.method = "OPTIONS";
-	r.url = st->base_url;
+	r.method = "PUT";
+	r.url = psprintf("%s%s", st->base_url, HTTP_PROBE_KEY);
 	r.headers = headers(st);
+	r.body = body;
+	r.body_len = strlen(body);
 	rs_http_run(&r, 1, 1, Min(rs_storage_timeout_ms, 10000));
 	if (r.result.error)
-		return list_make1(rs_check_new("reachable", false, psprintf("%s: %s", st->base_url, r.result.error)));
-	checks = lappend(checks, rs_check_new("reachable", true,
-										  psprintf("%s answered HTTP %ld", st->base_url, r.result.status)));
-	if (r.result.status == 401 || r.result.status == 403)
-		checks = lappend(checks, rs_check_new("credentials", false, status_error(&r.result)));
+		checks = lappend(checks, rs_check_new("reachable", false, psprintf("%s: %s", st->base_url, r.result.error)));
 	else
-	{
-		checks = lappend(checks, rs_check_new("credentials", true,
-											  st->auth ? pstrdup("Authorization accepted") : pstrdup("none needed")));
-		checks = lappend(checks, rs_check_new("bucket", r.result.status < 400,
-											  r.result.status < 400 ? psprintf("base URL answers HTTP %ld", r.result.status)
-											  : status_error(&r.result)));
-	}
+		checks = lappend(checks, rs_check_new("reachable", true,
+											  psprintf("%s answered HTTP %ld", st->base_url, r.result.status)));
+	if (st->auth_error)
+		return lappend(checks, rs_check_new("credentials", false, pstrdup(st->auth_error)));
+	if (r.result.error)
+		return checks;
+	if (r.result.status == 401 || r.result.status == 403)
+		return lappend(checks, rs_check_new("credentials", false, status_error(&r.result)));
+	checks = lappend(checks, rs_check_new("credentials", true,
+										  st->auth ? pstrdup("Authorization accepted") : pstrdup("none needed")));
+	if (r.result.status < 200 || r.result.status >= 300)
+		return lappend(checks, rs_check_new("writable", false,
+											psprintf("writing a test object failed: %s", status_error(&r.result))));
+
+	memset(&r, 0, sizeof(r));
+	r.method = "DELETE";
+	r.url = psprintf("%s%s", st->base_url, HTTP_PROBE_KEY);
+	r.headers = headers(st);
+	rs_http_run(&r, 1, 1, Min(rs_storage_timeout_ms, 10000));
+	if (r.result.error == NULL && r.result.status >= 200 && r.result.status < 300)
+		checks = lappend(checks, rs_check_new("writable", true,
+											  psprintf("wrote and deleted %s", HTTP_PROBE_KEY)));
+	else
+		checks = lappend(checks, rs_check_new("writable", false,
+											  psprintf("deleting a test object failed: %s", status_error(&r.result))));
 	return checks;
 }
 

@@ -16,7 +16,7 @@ source "$(dirname "$0")/lib/common.sh"
 what=${1:-all}
 shift || true
 
-install_packages
+install_packages nginx python3-botocore
 WORK=$(make_workdir tests)
 build_and_install "$WORK"
 failed=0
@@ -32,9 +32,10 @@ if [ "$what" = all ] || [ "$what" = regress ]; then
 fi
 
 if [ "$what" = all ] || [ "$what" = tap ]; then
+    install_s3rver
     say "integration tests (TAP)"
     if [ $# -gt 0 ]; then tests=("$@"); else tests=(test/t/*.pl); fi
-    if ! run_pg env -C "$WORK" TESTDIR="$WORK/test" PG_REGRESS="$PGXS_DIR/src/test/regress/pg_regress" \
+    if ! run_pg env -C "$WORK" S3RVER_BIN="$S3RVER_BIN" TESTDIR="$WORK/test" PG_REGRESS="$PGXS_DIR/src/test/regress/pg_regress" \
             PERL5LIB="$PGXS_DIR/src/test/perl:$WORK/test/lib" \
             prove --timer "${tests[@]}"; then
         failed=1

@@ -54,6 +54,30 @@ install_packages() {
     [ -x "$PG_CONFIG" ] || die "$PG_CONFIG not found after installing packages"
 }
 
+# install_s3rver: s3rver (an S3-compatible server, from the npm registry)
+# for the S3 tests and benchmarks, in a cache directory shared by runs.
+# Installs Debian's npm first when there is none.  Sets S3RVER_BIN, or
+# leaves it empty (with a note) when the registry cannot be reached: the
+# S3 tests then run against the S3 test double alone.
+install_s3rver() {
+    local cache=/var/tmp/reset_system-node
+    S3RVER_BIN=$cache/node_modules/.bin/s3rver
+    if [ ! -x "$S3RVER_BIN" ]; then
+        command -v npm >/dev/null 2>&1 || install_packages nodejs npm
+        as_root mkdir -p "$cache"
+        as_root chmod 1777 "$cache"
+        say "installing s3rver 3.7.1 from the npm registry"
+        if ! (cd "$cache" && timeout 300 npm install --no-audit --no-fund --loglevel=error \
+                --prefix "$cache" s3rver@3.7.1 >"$cache/npm.log" 2>&1); then
+            echo "note: s3rver could not be installed (see $cache/npm.log);" \
+                 "the S3 tests run against the S3 test double only"
+            S3RVER_BIN=
+        fi
+    fi
+    [ -z "$S3RVER_BIN" ] || chmod -R a+rX "$cache" 2>/dev/null || true
+    export S3RVER_BIN
+}
+
 # make_workdir NAME: a scratch copy of the source tree that the PostgreSQL
 # OS user owns (a clone under /root is unreadable to that user).  Prints
 # its path.
