@@ -31,6 +31,13 @@ static CURLM *rs_multi = NULL;
 long		rs_http_retry_after_max = 0;
 
 /*
+ * When set (> 0), rs_http_run keeps at most this many requests in flight
+ * and holds the rest back after this many retryable answers in a row: the
+ * purge sets it while storage is failing, to probe gently.
+ */
+int			rs_http_max_burst = 0;
+
+/*
  * rs_http_init: curl_global_init, once per process.
  */
 void
@@ -193,6 +200,8 @@ rs_http_run(RsHttpReq *reqs, int n, int concurrency, long timeout_ms)
 			elog(ERROR, "reset_system: could not create a curl multi handle");
 	}
 	curl_multi_setopt(rs_multi, CURLMOPT_MAXCONNECTS, (long) Max(concurrency, 1));
+	if (rs_http_max_burst > 0)
+		concurrency = Min(concurrency, rs_http_max_burst);
 	concurrency = Max(concurrency, 1);
 
 	while (done < n)
@@ -224,8 +233,17 @@ rs_http_run(RsHttpReq *reqs, int n, int concurrency, long timeout_ms)
 				hdrs[next] = curl_slist_append(hdrs[next], (char *) lfirst(lc));
 			if (r->body)
 			{
-				/* without this curl adds "Expect: 100-continue" to big bodies */
-				hdrs[next] = curl_slist_append(hdrs[next], "Expect:");
+				/*
+				 * curl adds "Expect: 100-continue" to big bodies and then
+				 * waits for the answer.  An empty "Expect:" removes it, but
+				 * curl 7.88's SigV4 code would sign that empty header
+				 * without sending it, so signed requests keep the header
+				 * and skip the wait instead.
+				 */
+				if (r->aws_sigv4)
+					curl_easy_setopt(e, CURLOPT_EXPECT_100_TIMEOUT_MS, 0L);
+				else
+					hdrs[next] = curl_slist_append(hdrs[next], "Expect:");
 				curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body);
 				curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) r->body_len);
 			}
@@ -283,7 +301,7 @@ rs_http_run(RsHttpReq *reqs, int n, int concurrency, long timeout_ms)
 #endif
 			if (rs_http_retryable(&r->result))
 			{
-				if (++failing >= Max(concurrency, 4))
+				if (++failing >= (rs_http_max_burst > 0 ? rs_http_max_burst : Max(concurrency, 4)))
 					hold = true;
 			}
 			else

@@ -41,6 +41,7 @@ typedef struct RsHttpReq
 } RsHttpReq;
 
 extern long rs_http_retry_after_max;
+extern int	rs_http_max_burst;
 
 extern void rs_http_init(void);
 extern void rs_http_run(RsHttpReq *reqs, int n, int concurrency, long timeout_ms);

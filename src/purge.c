@@ -938,6 +938,8 @@ rs_purge_round(RsPurgeRound *r)
 			else
 			{
 				rs_http_retry_after_max = 0;
+				/* while storage keeps failing, probe with a few requests */
+				rs_http_max_burst = r->failing_rounds > 0 ? 2 : 0;
 				process_batch(cfg, rows, n, r);
 				r->claimed += n;
 				throttle(r);

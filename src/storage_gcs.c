@@ -239,7 +239,7 @@ fetch_token(int *expires_in, char **error)
 		rc = ClosePipeStream(p);
 		if (rc != 0)
 		{
-			*error = psprintf("reset_system.gcs_token_command failed (exit status %d)", rc);
+			*error = psprintf("reset_system.gcs_token_command failed: %s", wait_result_to_str(rc));
 			return NULL;
 		}
 		text = buf.data;

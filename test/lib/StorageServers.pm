@@ -30,6 +30,13 @@ our @EXPORT = qw(start_nginx nginx_faults nginx_stop nginx_start nginx_requests
 
 my $json = JSON::PP->new->canonical;
 
+# every server process started here, ended when the test ends however it ends
+my %children;
+END
+{
+	kill 'TERM', keys %children;
+}
+
 # python3: the system interpreter (it has Debian's botocore).
 sub python3 { return -x '/usr/bin/python3' ? '/usr/bin/python3' : 'python3' }
 
@@ -132,6 +139,7 @@ sub nginx_start
 		  or POSIX::_exit(127);
 	}
 	$srv->{pid} = $pid;
+	$children{$pid} = 1;
 	for (1 .. 100)
 	{
 		my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $srv->{port});
@@ -162,6 +170,7 @@ sub nginx_stop
 	return unless $srv->{pid};
 	kill 'TERM', $srv->{pid};
 	waitpid($srv->{pid}, 0);
+	delete $children{ $srv->{pid} };
 	delete $srv->{pid};
 	return;
 }
@@ -193,6 +202,7 @@ sub start_helper
 {
 	my ($name, @cmd) = @_;
 	my $pid = open(my $fh, '-|', @cmd) // die "cannot run $cmd[0]: $!";
+	$children{$pid} = 1;
 	my $line;
 	eval {
 		local $SIG{ALRM} = sub { die "timeout\n" };
@@ -213,6 +223,7 @@ sub stop_helper
 	return unless $h && $h->{pid};
 	kill 'TERM', $h->{pid};
 	close $h->{fh};
+	delete $children{ $h->{pid} };
 	delete $h->{pid};
 	return;
 }
@@ -263,6 +274,7 @@ sub start_s3rver
 			'--configure-bucket', 'uploads', '--silent')
 		  or POSIX::_exit(127);
 	}
+	$children{$pid} = 1;
 	for (1 .. 200)
 	{
 		my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port);

@@ -115,6 +115,7 @@ import os
 import re
 import secrets
 import signal
+import socket
 import sys
 import threading
 import time
@@ -922,6 +923,14 @@ class Handler(BaseHTTPRequestHandler):
     server_version = "gcs-double/1.0"
     sys_version = ""
     timeout = 120
+
+    def setup(self):
+        super().setup()
+        # see send(): two writes per answer; avoid Nagle's delay
+        try:
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
 
     def version_string(self):
         return self.server_version
