@@ -44,7 +44,7 @@ purge() {
     local n=$1 db=bench_$1 root=$WORK/media_$1
     run_pg mkdir -p "$root"
     make_tree "$root" "$n"
-    psqlq -d postgres -c "CREATE DATABASE $db"
+    psqlq -d postgres -c "CREATE DATABASE $db" -c "ALTER DATABASE $db SET reset_system.environment = 'benchmark'"
     psqlq -d "$db" -o /dev/null <<SQL
 CREATE TABLE media (id serial PRIMARY KEY, file_key text);
 INSERT INTO media (file_key)

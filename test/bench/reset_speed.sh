@@ -105,7 +105,8 @@ sql_for() {
 # measure SHAPE METHOD: seconds for BEGIN; method; COMMIT on a fresh copy.
 measure() {
     local db="run_$1_$2"
-    psqlq -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db TEMPLATE $1_tpl STRATEGY FILE_COPY"
+    psqlq -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db TEMPLATE $1_tpl STRATEGY FILE_COPY" \
+        -c "ALTER DATABASE $db SET reset_system.environment = 'benchmark'"
     {
         echo "SET client_min_messages = warning;"
         echo "LOAD 'reset_system';"

@@ -1,0 +1,55 @@
+#!/usr/bin/python3
+"""seed_objects.py: create many small objects for the purge benchmarks.
+
+    seed_objects.py LAYOUT ROOT COUNT [PER_DIR]
+
+Keys are bench/dNNNN/oNNNNNNN.bin, PER_DIR (default 200) to a directory,
+plus one bench/dNNNN/keep per directory that no tool is asked to delete:
+the directories never become empty, which keeps s3rver's slow and racy
+empty-directory clean-up out of every measurement alike.
+
+LAYOUT "plain" writes each object as a file ROOT/KEY (a WebDAV tree served
+by nginx).  LAYOUT "s3rver" writes s3rver's on-disk layout under ROOT (the
+bucket directory): KEY._S3rver_object with the body and
+KEY._S3rver_object.md5 with its MD5; s3rver serves such objects exactly as
+if they had been uploaded, and seeding this way takes seconds where
+uploading 20,000 objects takes minutes.
+
+Prints the keys to delete, one per line, on stdout.
+"""
+
+import hashlib
+import os
+import sys
+
+
+def main():
+    layout, root, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    per_dir = int(sys.argv[4]) if len(sys.argv) > 4 else 200
+    out = sys.stdout
+    made = set()
+    for i in range(count):
+        d = "bench/d%04d" % (i // per_dir)
+        key = "%s/o%07d.bin" % (d, i)
+        body = (key + "\n").encode()
+        names = [key]
+        if d not in made:
+            made.add(d)
+            names.append(d + "/keep")
+        for name in names:
+            path = os.path.join(root, *name.split("/"))
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            data = body if name == key else b"keep\n"
+            if layout == "s3rver":
+                with open(path + "._S3rver_object", "wb") as f:
+                    f.write(data)
+                with open(path + "._S3rver_object.md5", "w") as f:
+                    f.write(hashlib.md5(data).hexdigest())
+            else:
+                with open(path, "wb") as f:
+                    f.write(data)
+        out.write(key + "\n")
+
+
+if __name__ == "__main__":
+    main()
