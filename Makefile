@@ -38,3 +38,16 @@ include $(PGXS)
 
 # every object depends on every header (PGXS tracks none by itself)
 $(OBJS): $(wildcard $(srcdir)/src/*.h)
+
+# The reset-system command-line tool (src/cli), built and installed with
+# the extension, next to the server's binaries.
+all: cli
+cli:
+	$(MAKE) -C $(srcdir)/src/cli PG_CONFIG=$(PG_CONFIG)
+install: install-cli
+install-cli: cli
+	$(MAKE) -C $(srcdir)/src/cli PG_CONFIG=$(PG_CONFIG) install
+clean: clean-cli
+clean-cli:
+	$(MAKE) -C $(srcdir)/src/cli PG_CONFIG=$(PG_CONFIG) clean
+.PHONY: cli install-cli clean-cli

@@ -16,7 +16,7 @@ source "$(dirname "$0")/lib/common.sh"
 what=${1:-all}
 shift || true
 
-install_packages nginx python3-botocore
+install_packages nginx python3-botocore libio-pty-perl
 WORK=$(make_workdir tests)
 build_and_install "$WORK"
 failed=0

@@ -86,7 +86,7 @@ make_workdir() {
     dir=$(mktemp -d "/tmp/reset_system-$1.XXXXXX")
     tar -C "$ROOT" --exclude=.git --exclude='*.o' --exclude='*.so' \
         --exclude=tmp_check --exclude=tmp_check_iso --exclude=results \
-        --exclude=output_iso -cf - . | tar -C "$dir" -xf -
+        --exclude=output_iso --exclude=src/cli/reset-system -cf - . | tar -C "$dir" -xf -
     if [ "$(id -u)" = 0 ]; then chown -R "$PG_OS_USER" "$dir"; fi
     chmod 755 "$dir"
     echo "$dir"

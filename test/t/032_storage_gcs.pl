@@ -261,6 +261,26 @@ control($gcs, 'POST', '/_control/reset');
 $q->('SELECT reset_purge_kick()');
 ok(wait_purge_done($node, $db), 'a new worker finishes the purge');
 
+# ---- STORAGE_EMULATOR_HOST: an emulator, no authentication -------------------------
+my $emu = start_helper('GCS test double without authentication', python3(), 'test/lib/gcs_double.py',
+	'--bucket', 'uploads', '--port', '0');
+$node->stop;
+{
+	local $ENV{STORAGE_EMULATOR_HOST} = "127.0.0.1:$emu->{port}";
+	$node->start;
+}
+is($q->(q{SELECT string_agg(check_name || '=' || ok || ': ' || detail, ' | ') FROM reset_storage_check()}),
+	"reachable=true: http://127.0.0.1:$emu->{port} answered HTTP 200 | credentials=true: none needed (STORAGE_EMULATOR_HOST) | "
+	. 'bucket=true: bucket "uploads" exists', 'STORAGE_EMULATOR_HOST points the backend at an emulator, without authentication');
+my $emukeys = keys_for('emu', 30);
+control($emu, 'POST', '/_test/seed/uploads', { names => $emukeys });
+fill($emukeys);
+$q->(q{SELECT reset_execute('RESET-EVERYTHING')});
+is($q->(q{SELECT reset_purge_wait('60 seconds')}), 'Purged 30 storage object(s).', 'and the purge runs against it');
+my $es = control($emu, 'GET', '/_control/stats');
+is(($es->{token_requests} // 0) . ' ' . $es->{deleted}, '0 30', 'with no token at all');
+stop_helper($emu);
+
 # ---- no token anywhere ------------------------------------------------------------
 my $log = slurp_file($node->logfile);
 my $all = $q->(q{
