@@ -113,6 +113,7 @@ CREATE TABLE reset_system.purge_queue (
     last_error       text,
     created_at       timestamptz NOT NULL DEFAULT pg_catalog.now(),
     done_at          timestamptz,
+    hold_for         interval,
     UNIQUE (reset_id, kind, key)
 );
 -- the worker walks pending rows in (reset_id, id) order
@@ -120,6 +121,9 @@ CREATE INDEX purge_queue_pending ON reset_system.purge_queue (reset_id, id)
     WHERE state = 'pending';
 CREATE INDEX purge_queue_prefix ON reset_system.purge_queue (prefix_id)
     WHERE prefix_id IS NOT NULL;
+-- rows held back by reset_system.purge_delay, until the worker sees the commit
+CREATE INDEX purge_queue_held ON reset_system.purge_queue (reset_id)
+    WHERE hold_for IS NOT NULL;
 COMMENT ON TABLE reset_system.purge_queue IS
     'Storage objects to purge after a reset commits, drained by the purge worker';
 
@@ -205,6 +209,47 @@ CREATE TABLE reset_system.storage_checks (
 COMMENT ON TABLE reset_system.storage_checks IS
     'Results of reset_storage_check(), newest kept';
 
+/*
+ * Backups taken by reset_execute(..., backup => true): the rows of every
+ * emptied table, copied into schema reset_backup_<reset id> in the reset's
+ * own transaction.  tables: [{table, relid, backup, rows, columns:
+ * [[name, type], ...]}]; sequences: [{sequence, last_value, is_called}].
+ */
+CREATE TABLE reset_system.backups (
+    reset_id     bigint PRIMARY KEY,
+    schema_name  name NOT NULL,
+    taken_at     timestamptz NOT NULL,
+    role_name    name NOT NULL,
+    tables       jsonb NOT NULL,
+    sequences    jsonb NOT NULL,
+    rows         bigint NOT NULL,
+    size_bytes   bigint NOT NULL,
+    copy_seconds double precision NOT NULL,
+    dropped_at   timestamptz,
+    dropped_why  text
+);
+COMMENT ON TABLE reset_system.backups IS
+    'Backups taken by resets (schemas reset_backup_<id>), and when each was dropped';
+
+/* One row per completed restore (reset_restore), in its own transaction. */
+CREATE TABLE reset_system.restores (
+    id                     bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    reset_id               bigint NOT NULL,
+    restored_at            timestamptz NOT NULL,
+    role_name              name NOT NULL,
+    database_name          name NOT NULL,
+    environment            text NOT NULL,
+    tables                 jsonb NOT NULL,
+    excluded               text[] NOT NULL,
+    rows_restored          bigint NOT NULL,
+    objects_already_purged bigint NOT NULL,
+    objects_cancelled      bigint NOT NULL,
+    transaction_id         xid8,
+    unlock_id              bigint
+);
+COMMENT ON TABLE reset_system.restores IS
+    'One row per completed restore of a reset''s backup';
+
 -- Configuration and history survive pg_dump / pg_restore.
 SELECT pg_catalog.pg_extension_config_dump('reset_system.registered_tables', '');
 SELECT pg_catalog.pg_extension_config_dump('reset_system.rebuild_steps', '');
@@ -214,6 +259,9 @@ SELECT pg_catalog.pg_extension_config_dump('reset_system.storage', '');
 SELECT pg_catalog.pg_extension_config_dump('reset_system.storage_prefixes', '');
 SELECT pg_catalog.pg_extension_config_dump('reset_system.attempts', '');
 SELECT pg_catalog.pg_extension_config_dump('reset_system.attempts_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('reset_system.backups', '');
+SELECT pg_catalog.pg_extension_config_dump('reset_system.restores', '');
+SELECT pg_catalog.pg_extension_config_dump('reset_system.restores_id_seq', '');
 
 REVOKE ALL ON ALL TABLES IN SCHEMA reset_system FROM PUBLIC;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA reset_system FROM PUBLIC;
@@ -285,12 +333,12 @@ AS 'MODULE_PATHNAME', 'reset_plan_json';
 COMMENT ON FUNCTION reset_plan_json() IS
     'The dry-run plan as jsonb (keys: database, environment, delete, preserve, rebuild, warnings, blockers, token, ...). Changes nothing.';
 
-CREATE FUNCTION reset_execute(phrase text, plan_token text DEFAULT NULL)
+CREATE FUNCTION reset_execute(phrase text, plan_token text DEFAULT NULL, backup boolean DEFAULT NULL)
 RETURNS text
 LANGUAGE C VOLATILE
 AS 'MODULE_PATHNAME', 'reset_execute';
-COMMENT ON FUNCTION reset_execute(text, text) IS
-    'Delete and rebuild inside the caller''s transaction. phrase must be exactly RESET-EVERYTHING; plan_token, when given, must match the current plan.';
+COMMENT ON FUNCTION reset_execute(text, text, boolean) IS
+    'Delete and rebuild inside the caller''s transaction. phrase must be exactly RESET-EVERYTHING; plan_token, when given, must match the current plan; backup (default: reset_system.backup) first copies the rows into schema reset_backup_<id>.';
 
 -- Storage purge --------------------------------------------------------------
 
@@ -415,3 +463,40 @@ COMMENT ON FUNCTION reset_seed_object(text, text) IS
 
 REVOKE ALL ON FUNCTION reset_storage_check() FROM PUBLIC;
 REVOKE ALL ON FUNCTION reset_seed_object(text, text) FROM PUBLIC;
+
+-- Backups and restores ----------------------------------------------------------
+
+CREATE FUNCTION reset_restore(reset_id bigint, phrase text, exclude text[] DEFAULT '{}')
+RETURNS text
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'reset_restore';
+COMMENT ON FUNCTION reset_restore(bigint, text, text[]) IS
+    'Put back the rows a reset deleted, from its backup, inside the caller''s transaction. phrase must be exactly RESTORE-EVERYTHING; exclude names tables (schema.table) to leave as they are.';
+
+CREATE FUNCTION reset_restore_plan(reset_id bigint, exclude text[] DEFAULT '{}')
+RETURNS text
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'reset_restore_plan';
+COMMENT ON FUNCTION reset_restore_plan(bigint, text[]) IS
+    'Dry run of reset_restore: per table the rows to restore and the rows that would be replaced, storage objects already purged, and blockers. Changes nothing.';
+
+CREATE FUNCTION reset_backups(OUT reset_id bigint, OUT taken_at timestamptz, OUT schema_name name,
+                              OUT tables integer, OUT rows bigint, OUT size_bytes bigint,
+                              OUT purge text, OUT restored_at timestamptz, OUT dropped_at timestamptz)
+RETURNS SETOF record
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'reset_backups';
+COMMENT ON FUNCTION reset_backups() IS
+    'Every backup taken by a reset, newest first: tables, rows, size, the state of that reset''s storage purge, and whether it was restored or dropped.';
+
+CREATE FUNCTION reset_backup_drop(reset_id bigint)
+RETURNS text
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'reset_backup_drop';
+COMMENT ON FUNCTION reset_backup_drop(bigint) IS
+    'Drop the backup of a reset (its schema reset_backup_<id>); its history stays.';
+
+REVOKE ALL ON FUNCTION reset_restore(bigint, text, text[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION reset_restore_plan(bigint, text[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION reset_backups() FROM PUBLIC;
+REVOKE ALL ON FUNCTION reset_backup_drop(bigint) FROM PUBLIC;

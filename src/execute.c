@@ -26,6 +26,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
@@ -33,6 +34,7 @@
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
+#include "backup.h"
 #include "commit_hook.h"
 #include "guards.h"
 #include "environment.h"
@@ -110,11 +112,37 @@ lock_targets(RsPlan *plan)
 }
 
 /*
+ * hold_purge: reset_system.purge_delay.  The reset's queue rows wait (due
+ * "infinity", with the delay in hold_for) until the worker first sees them
+ * after the commit and makes them due the delay later: the purge never
+ * starts less than the delay after the commit.
+ */
+static void
+hold_purge(RsSession *s, int64 reset_id, StringInfo report)
+{
+	Oid			argtypes[2] = {INT8OID, INT4OID};
+	Datum		values[2];
+	int64		held;
+
+	values[0] = Int64GetDatum(reset_id);
+	values[1] = Int32GetDatum(rs_purge_delay_s);
+	rs_as_owner_begin(s);
+	held = rs_spi("UPDATE reset_system.purge_queue SET next_attempt_at = 'infinity',"
+				  " hold_for = pg_catalog.make_interval(secs => $2)"
+				  " WHERE reset_id OPERATOR(pg_catalog.=) $1",
+				  2, argtypes, values, NULL, false, SPI_OK_UPDATE);
+	rs_as_owner_end(s);
+	if (held > 0)
+		report_line(report, psprintf("The storage purge starts %s after commit (reset_system.purge_delay).",
+									 rs_format_seconds(rs_purge_delay_s)));
+}
+
+/*
  * do_reset: the body of reset_execute, after the first guards.  Fills
  * *reset_id and *rows for the attempt journal.
  */
 static char *
-do_reset(RsSession *s, const char *token, int64 *reset_id_out, int64 *rows_out)
+do_reset(RsSession *s, const char *token, bool backup, int64 *reset_id_out, int64 *rows_out)
 {
 	TimestampTz started = GetCurrentTimestamp();
 	RsPlan	   *plan;
@@ -156,12 +184,14 @@ do_reset(RsSession *s, const char *token, int64 *reset_id_out, int64 *rows_out)
 	*reset_id_out = reset_id;
 	rs_current_reset_id = reset_id;
 	*rows_out = plan->delete_rows;
+	initStringInfo(&report);
+	if (backup)
+		rs_backup_take(s, plan, reset_id, rs_strategy_sequences(plan), &report);
 	if (plan->uses_storage)
 		queued = rs_queue_capture(s, plan, reset_id);
 
 	rs_strategy_run(plan);
 
-	initStringInfo(&report);
 	foreach(lc, terminated)
 		report_line(&report, psprintf("Terminated session %s.", (char *) lfirst(lc)));
 	foreach(lc, plan->delete_tables)
@@ -199,6 +229,8 @@ do_reset(RsSession *s, const char *token, int64 *reset_id_out, int64 *rows_out)
 								 rs_format_count(uploads)));
 	}
 	rs_commit_hook_mark_reset();
+	if (rs_purge_delay_s > 0)
+		hold_purge(s, reset_id, &report);
 
 	foreach(lc, plan->preserve_tables)
 	{
@@ -223,6 +255,7 @@ do_reset(RsSession *s, const char *token, int64 *reset_id_out, int64 *rows_out)
 	rs_history_record(s, plan, &rec);
 	rs_notify_reset(s, plan, reset_id, queued);
 
+	rs_backup_retain(s, &report);
 	report_line(&report, psprintf("Recorded as reset " INT64_FORMAT " in reset_system.history.",
 								  reset_id));
 	report_line(&report, "System reset complete.");
@@ -264,6 +297,7 @@ reset_execute(PG_FUNCTION_ARGS)
 {
 	char	   *phrase = PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0));
 	char	   *token = PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1));
+	bool		backup = (PG_NARGS() < 3 || PG_ARGISNULL(2)) ? rs_backup_default : PG_GETARG_BOOL(2);
 	MemoryContext oldcontext = CurrentMemoryContext;
 	RsSession	s;
 	char	   *out = NULL;
@@ -291,7 +325,7 @@ reset_execute(PG_FUNCTION_ARGS)
 
 		rs_enter(&s);
 		SPI_connect();
-		out = rs_copy_out(do_reset(&s, token, &reset_id, &rows));
+		out = rs_copy_out(do_reset(&s, token, backup, &reset_id, &rows));
 		SPI_finish();
 		rs_leave(&s);
 	}

@@ -39,19 +39,28 @@ describe_mismatch(const char *phrase, const char *expected)
 void
 rs_guard_phrase(const char *phrase, const char *expected, const char *function)
 {
+	rs_guard_phrase_hint(phrase, expected,
+						 psprintf("To go ahead, run: SELECT %s('%s'); after reading the plan.",
+								  function, expected));
+}
+
+/*
+ * rs_guard_phrase_hint: the same, with the caller's hint.
+ */
+void
+rs_guard_phrase_hint(const char *phrase, const char *expected, const char *hint)
+{
 	if (phrase == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_RS_PHRASE_MISMATCH),
 				 errmsg("confirmation phrase must not be NULL"),
-				 errhint("To go ahead, run: SELECT %s('%s'); after reading the plan.",
-						 function, expected)));
+				 errhint("%s", hint)));
 	if (strcmp(phrase, expected) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_RS_PHRASE_MISMATCH),
 				 errmsg("confirmation phrase does not match"),
 				 errdetail("%s Nothing was changed.", describe_mismatch(phrase, expected)),
-				 errhint("To go ahead, run: SELECT %s('%s'); after reading the plan.",
-						 function, expected)));
+				 errhint("%s", hint)));
 }
 
 /*

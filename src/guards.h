@@ -12,6 +12,7 @@
 
 extern void rs_guard_phrase(const char *phrase, const char *expected,
 							const char *function);
+extern void rs_guard_phrase_hint(const char *phrase, const char *expected, const char *hint);
 extern void rs_guard_writable(const char *what);
 extern void rs_guard_enabled(void);
 extern bool rs_guard_is_refusal(int sqlerrcode);

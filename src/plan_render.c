@@ -17,6 +17,7 @@
 
 #include "plan.h"
 #include "render.h"
+#include "backup.h"
 #include "reset_system.h"
 #include "storage_check.h"
 
@@ -73,6 +74,10 @@ build_plan(RsSession *s)
 	rs_plan_count(plan);
 	rs_plan_guard_blockers(plan);
 	check_storage(s, plan);
+	if (rs_backup_default && plan->uses_storage && rs_purge_delay_s == 0)
+		rs_plan_add_warning(plan, "a backup is taken but reset_system.purge_delay is 0: the files of deleted rows are purged "
+							"right after commit, so a restore would bring back rows whose files are gone; "
+							"SET reset_system.purge_delay = '1h' keeps them for an hour");
 	return plan;
 }
 
@@ -117,7 +122,10 @@ append_purge(StringInfo buf, RsPlan *plan)
 		appendStringInfoString(buf, "Will PURGE: nothing (no storage columns or prefixes registered)\n");
 		return;
 	}
-	if (st && st->backend)
+	if (st && st->backend && rs_purge_delay_s > 0)
+		appendStringInfo(buf, "Will PURGE %s after commit (reset_system.purge_delay), from %s:\n",
+						 rs_format_seconds(rs_purge_delay_s), st->location);
+	else if (st && st->backend)
 		appendStringInfo(buf, "Will PURGE after commit, from %s:\n", st->location);
 	else
 		appendStringInfoString(buf, "Will PURGE after commit (storage is not configured, see Blockers):\n");
@@ -211,6 +219,9 @@ render_text(RsPlan *plan)
 
 	append_purge(&buf, plan);
 	append_storage_check(&buf, plan);
+	if (rs_backup_default)
+		appendStringInfoString(&buf, "Will BACK UP the deleted rows first, into schema reset_backup_<reset id> (reset_system.backup); "
+							   "reset_restore() puts them back\n");
 
 	if (plan->warnings == NIL)
 		appendStringInfoString(&buf, "\nWarnings: none\n");
@@ -368,6 +379,8 @@ render_json(RsPlan *plan)
 		appendStringInfoChar(&buf, '}');
 	}
 
+	appendStringInfo(&buf, ", \"backup\": %s, \"purge_delay_seconds\": %d",
+					 rs_backup_default ? "true" : "false", rs_purge_delay_s);
 	appendStringInfoString(&buf, ", \"storage_check\": ");
 	if (plan->storage_checks == NIL)
 		appendStringInfoString(&buf, "null");

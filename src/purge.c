@@ -835,6 +835,34 @@ lock_internal_tables(Oid nsp)
 }
 
 /*
+ * release_held: rows of resets committed with reset_system.purge_delay
+ * become due the delay after the worker first sees them (which is after
+ * their commit: before it, they are invisible here).
+ */
+static void
+release_held(void)
+{
+	int			n = rs_spi("WITH released AS ("
+						   " UPDATE reset_system.purge_queue"
+						   " SET next_attempt_at = pg_catalog.clock_timestamp() OPERATOR(pg_catalog.+) hold_for,"
+						   "     hold_for = NULL"
+						   " WHERE hold_for IS NOT NULL AND state OPERATOR(pg_catalog.=) 'pending'"
+						   " RETURNING reset_id, next_attempt_at)"
+						   " SELECT reset_id, pg_catalog.min(next_attempt_at) FROM released GROUP BY reset_id",
+						   0, NULL, NULL, NULL, false, SPI_OK_SELECT);
+
+	for (int i = 0; i < n; i++)
+	{
+		int64		reset_id = rs_spi_int64(i, 0, 0);
+		bool		isnull;
+
+		ereport(LOG,
+				(errmsg("reset_system: the storage purge of reset " INT64_FORMAT " starts at %s (reset_system.purge_delay)",
+						reset_id, timestamptz_to_str(DatumGetTimestampTz(rs_spi_datum(i, 1, &isnull))))));
+	}
+}
+
+/*
  * throttle: after a round in which storage answered nothing but "retry
  * later" (throttling, 5xx, unreachable), back off before the next round,
  * exponentially while it lasts and at least as long as the server's
@@ -908,6 +936,7 @@ rs_purge_round(RsPurgeRound *r)
 		MemoryContextSwitchTo(old);
 		r->claimed += rs_webhook_deliver();
 
+		release_held();
 		cfg = rs_storage_config_load(NULL);
 		r->paused = rs_purge_paused;
 		n = r->paused ? 0 : claim(r, &rows, rs_purge_batch_size > 0 ? rs_purge_batch_size

@@ -9,6 +9,8 @@
 
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
 
 #include "render.h"
 
@@ -92,4 +94,29 @@ rs_copy_out(const char *s)
 
 	memcpy(copy, s, len);
 	return copy;
+}
+
+/*
+ * rs_format_seconds: 3600 -> "1 hour", 90 -> "90 seconds", the way a
+ * person reads a setting in seconds.
+ */
+char *
+rs_format_seconds(int secs)
+{
+	if (secs % 86400 == 0)
+		return psprintf("%d day%s", secs / 86400, secs == 86400 ? "" : "s");
+	if (secs % 3600 == 0)
+		return psprintf("%d hour%s", secs / 3600, secs == 3600 ? "" : "s");
+	if (secs % 60 == 0)
+		return psprintf("%d minute%s", secs / 60, secs == 60 ? "" : "s");
+	return psprintf("%d second%s", secs, secs == 1 ? "" : "s");
+}
+
+/*
+ * rs_format_size: a byte count as pg_size_pretty writes it ("264 kB").
+ */
+char *
+rs_format_size(int64 bytes)
+{
+	return text_to_cstring(DatumGetTextPP(DirectFunctionCall1(pg_size_pretty, Int64GetDatum(bytes))));
 }

@@ -11,6 +11,8 @@
 #include "postgres.h"
 
 extern char *rs_format_count(int64 n);
+extern char *rs_format_seconds(int secs);
+extern char *rs_format_size(int64 bytes);
 extern char *rs_one_line(const char *s, int maxlen);
 extern char *rs_copy_out(const char *s);
 

@@ -18,6 +18,7 @@
 #include "miscadmin.h"
 #include "utils/guc.h"
 
+#include "backup.h"
 #include "commit_hook.h"
 #include "compat.h"
 #include "purge.h"
@@ -225,6 +226,35 @@ define_purge_settings(void)
 }
 
 /*
+ * define_backup_settings: the undo window (backup.c, restore.c).
+ */
+static void
+define_backup_settings(void)
+{
+	DefineCustomBoolVariable("reset_system.backup",
+							 "Copy the rows a reset deletes into schema reset_backup_<id> first, for reset_restore().",
+							 "reset_execute's backup argument overrides it.",
+							 &rs_backup_default,
+							 false,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
+	DefineCustomIntVariable("reset_system.backup_keep",
+							"Backups kept; a reset drops older ones in its own transaction (0: keep all).",
+							NULL,
+							&rs_backup_keep,
+							3, 0, 100000,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("reset_system.purge_delay",
+							"How long after a reset commits its storage purge may start (an undo window).",
+							"Set it, for example to 1h, when a backup is taken: a restore within the delay brings back rows whose files still exist.",
+							&rs_purge_delay_s,
+							0, 0, 30 * 24 * 3600,
+							PGC_USERSET, GUC_UNIT_S,
+							NULL, NULL, NULL);
+}
+
+/*
  * _PG_init: define the settings, install the commit hook, and, when
  * preloaded, set up shared memory and the purge launcher.
  *
@@ -279,6 +309,7 @@ _PG_init(void)
 
 	define_safety_settings();
 	define_purge_settings();
+	define_backup_settings();
 	rs_reserve_guc_prefix("reset_system");
 
 	rs_commit_hook_register();
