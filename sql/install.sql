@@ -88,7 +88,7 @@ $$;
 -- A storage directory for the tests, next to the temporary instance's data
 -- directory (never inside it: that is refused).
 SELECT regexp_replace(current_setting('data_directory'), '/[^/]+$', '') || '/media' AS media_dir \gset
-SELECT 'mkdir -p ' || :'media_dir' AS mkdir_media \gset
+SELECT 'mkdir -p ' || :'media_dir' || ' && cat >/dev/null' AS mkdir_media \gset
 COPY (SELECT 1) TO PROGRAM :'mkdir_media';
 SELECT reset_configure_storage('file', jsonb_build_object('root', :'media_dir')) = 'directory ' || :'media_dir' AS storage_configured;
 
