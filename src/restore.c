@@ -543,7 +543,10 @@ check_privileges(RsSession *s, Restore *r)
 
 		if (t->excluded)
 			continue;
-		if (pg_class_aclcheck(t->relid, s->caller_role, ACL_SELECT | ACL_INSERT | ACL_DELETE) != ACLCHECK_OK)
+		/* each right on its own: aclcheck accepts any one of a mask */
+		if (pg_class_aclcheck(t->relid, s->caller_role, ACL_SELECT) != ACLCHECK_OK ||
+			pg_class_aclcheck(t->relid, s->caller_role, ACL_INSERT) != ACLCHECK_OK ||
+			pg_class_aclcheck(t->relid, s->caller_role, ACL_DELETE) != ACLCHECK_OK)
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 					 errmsg("permission denied to restore table %s", t->name),
