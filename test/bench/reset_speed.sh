@@ -9,6 +9,10 @@
 #   (b) ORM:   DELETE FROM each table, children first (what an ORM-driven
 #              reset does)
 #   (r) reset_execute('RESET-EVERYTHING')
+#   (k) reset_execute('RESET-EVERYTHING', backup => true), and the size of
+#       the backup; and the two ways to copy the rows inside a transaction,
+#       CREATE TABLE ... AS SELECT (what the backup uses) and CREATE TABLE
+#       (LIKE ...) + INSERT ... SELECT
 # Shape 2, "many small": 200 tables of 10 rows, each referencing the previous.
 #   (a) and (r) as above.
 #
@@ -99,6 +103,14 @@ sql_for() {
             for i in $(seq 1 $n); do echo "ALTER SEQUENCE ${prefix}${i}_id_seq RESTART;"; done ;;
         reset)
             echo "SELECT reset_execute('RESET-EVERYTHING');" ;;
+        backup)
+            echo "SELECT reset_execute('RESET-EVERYTHING', backup => true);" ;;
+        ctas)
+            for i in $(seq 1 $n); do echo "CREATE TABLE copy_${prefix}$i AS SELECT * FROM ${prefix}$i;"; done ;;
+        insert)
+            for i in $(seq 1 $n); do
+                echo "CREATE TABLE copy_${prefix}$i (LIKE ${prefix}$i); INSERT INTO copy_${prefix}$i SELECT * FROM ${prefix}$i;"
+            done ;;
     esac
 }
 
@@ -134,6 +146,19 @@ say "measuring (each value is the median of $REPEAT runs; ORM delete runs once)"
 big_a=$(run big bare "$REPEAT")
 big_r=$(run big reset "$REPEAT")
 big_b=$(run big orm 1)
+big_k=$(run big backup "$REPEAT")
+big_ctas=$(run big ctas "$REPEAT")
+big_insert=$(run big insert "$REPEAT")
+# the size of a backup and of the tables it copies
+psqlq -d postgres -c "CREATE DATABASE size_probe TEMPLATE big_tpl STRATEGY FILE_COPY" \
+    -c "ALTER DATABASE size_probe SET reset_system.environment = 'benchmark'"
+table_size=$(psqlq -d size_probe -At -c "SELECT pg_size_pretty(sum(pg_total_relation_size(c.oid)))
+    FROM pg_class c WHERE c.relkind = 'r' AND c.relname ~ '^t[0-9]+$'")
+heap_size=$(psqlq -d size_probe -At -c "SELECT pg_size_pretty(sum(pg_relation_size(c.oid)))
+    FROM pg_class c WHERE c.relkind = 'r' AND c.relname ~ '^t[0-9]+$'")
+psqlq -d size_probe -At -o /dev/null -c "SELECT reset_execute('RESET-EVERYTHING', backup => true)"
+backup_size=$(psqlq -d size_probe -At -c "SELECT pg_size_pretty(size_bytes) || ' (' || rows || ' rows, copied in ' || round(copy_seconds::numeric, 2) || ' s)' FROM reset_system.backups")
+psqlq -d postgres -c "DROP DATABASE size_probe"
 small_a=$(run small bare "$REPEAT")
 small_r=$(run small reset "$REPEAT")
 
@@ -148,6 +173,12 @@ big: 20 tables, ${MROWS}M rows in all
   (r) reset_execute                                ${big_r} s
   r / a = $(ratio "$big_r" "$big_a")   (target <= 1.30)
   b / r = $(ratio "$big_b" "$big_r")   (target >= 50)
+  (k) reset_execute with backup => true            ${big_k} s
+  k / r = $(ratio "$big_k" "$big_r")   (the price of the undo window)
+  backup: ${backup_size}; the tables: ${heap_size} of rows, ${table_size} with their indexes
+  copying every row in one transaction:
+    CREATE TABLE ... AS SELECT                     ${big_ctas} s   (used by the backup)
+    CREATE TABLE (LIKE ...) + INSERT ... SELECT    ${big_insert} s
 many small: 200 tables x 10 rows
   (a) counts + one TRUNCATE ... RESTART IDENTITY   ${small_a} s
   (r) reset_execute                                ${small_r} s
