@@ -295,6 +295,17 @@ purge_objects(const RsStorageDriver *driver, void *state, const char *sources,
 	{
 		RsObject   *o = &objs[j];
 
+		/*
+		 * Requests held back are a suffix of the batch: the next round
+		 * starts with them, not with the rows just tried again, so that a
+		 * few failing keys cannot starve the others.
+		 */
+		if (o->not_sent && j > 0 && !objs[j - 1].not_sent)
+		{
+			r->after_reset = rows[objrow[j - 1]]->reset_id;
+			r->after_id = rows[objrow[j - 1]]->id;
+		}
+
 		outcome_add(out, rows[objrow[j]], o->result,
 					o->result == RS_OBJ_DELETED ? OUTCOME_DELETED :
 					o->result == RS_OBJ_MISSING ? OUTCOME_MISSING : NULL,
