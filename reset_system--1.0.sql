@@ -319,19 +319,19 @@ COMMENT ON FUNCTION reset_config() IS
 
 -- Plan and execute ----------------------------------------------------------
 
-CREATE FUNCTION reset_plan()
+CREATE FUNCTION reset_plan(estimate boolean DEFAULT false)
 RETURNS text
 LANGUAGE C VOLATILE
 AS 'MODULE_PATHNAME', 'reset_plan';
-COMMENT ON FUNCTION reset_plan() IS
-    'Dry run: what a reset would delete, rebuild and preserve, warnings, blockers, and the statement that executes it. Changes nothing.';
+COMMENT ON FUNCTION reset_plan(boolean) IS
+    'Dry run: what a reset would delete, rebuild and preserve, warnings, blockers, and the statement that executes it. With estimate, row counts come from the statistics (marked ~). Changes nothing.';
 
-CREATE FUNCTION reset_plan_json()
+CREATE FUNCTION reset_plan_json(estimate boolean DEFAULT false)
 RETURNS jsonb
 LANGUAGE C VOLATILE
 AS 'MODULE_PATHNAME', 'reset_plan_json';
-COMMENT ON FUNCTION reset_plan_json() IS
-    'The dry-run plan as jsonb (keys: database, environment, delete, preserve, rebuild, warnings, blockers, token, ...). Changes nothing.';
+COMMENT ON FUNCTION reset_plan_json(boolean) IS
+    'The dry-run plan as jsonb (keys: database, environment, delete, preserve, rebuild, warnings, blockers, token, estimate, ...). Changes nothing.';
 
 CREATE FUNCTION reset_execute(phrase text, plan_token text DEFAULT NULL, backup boolean DEFAULT NULL)
 RETURNS text

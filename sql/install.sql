@@ -55,6 +55,14 @@ CREATE FUNCTION test_plan() RETURNS TABLE (line text) LANGUAGE sql AS $$
              'directory /[^:]*media', 'directory <media>')
     FROM regexp_split_to_table(reset_plan(), E'\n') AS line
 $$;
+CREATE FUNCTION test_plan_estimate() RETURNS TABLE (line text) LANGUAGE sql AS $$
+    SELECT regexp_replace(regexp_replace(regexp_replace(regexp_replace(line,
+             '@ .*$', '@ <server>'),
+             'system identifier [0-9]+', 'system identifier <sysid>'),
+             '[0-9a-f]{16}', '<token>', 'g'),
+             'directory /[^:]*media', 'directory <media>')
+    FROM regexp_split_to_table(reset_plan(estimate => true), E'\n') AS line
+$$;
 CREATE FUNCTION test_token() RETURNS text LANGUAGE sql AS $$
     SELECT reset_plan_json() ->> 'token'
 $$;

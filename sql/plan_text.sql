@@ -71,3 +71,17 @@ DROP TABLE store.events, store.notes CASCADE;
 DROP TABLE store.audit_log;
 RESET client_min_messages;
 DO $$ BEGIN PERFORM store.register(); END $$;
+
+-- estimates: counts from the statistics, marked ~, in milliseconds on any
+-- size; a table whose statistics were never gathered is counted exactly
+ANALYZE store.accounts, store.orders, store.order_items, store.products, store.coupons;
+CREATE TABLE store.fresh (id int);
+INSERT INTO store.fresh SELECT generate_series(1, 3);
+SELECT reset_register_table('store.fresh', 'delete', 'fresh row');
+SELECT * FROM test_plan_estimate() WHERE line ~ '~|Counts|Will (DELETE|PRESERVE)|fresh';
+SELECT p->'estimate' AS estimate, p->'delete_rows' AS delete_rows,
+       jsonb_path_query_array(p->'delete', '$[*] ? (@.estimated == true).table') AS estimated
+FROM reset_plan_json(estimate => true) p;
+SELECT reset_plan_json() -> 'estimate' AS exact_plan_estimate;
+SELECT reset_unregister('store.fresh');
+DROP TABLE store.fresh;

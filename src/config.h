@@ -47,6 +47,7 @@ typedef struct RsTable
 	Oid			covered_by;		/* registered ancestor that deletes it */
 	List	   *descendants;	/* OIDs of inheritance children (all levels) */
 	int64		rows;			/* exact count, -1 if not counted */
+	bool		estimated;		/* rows is the statistics' estimate */
 
 	/* filled in by strategy.c */
 	bool		has_user_triggers;

@@ -809,6 +809,76 @@ count_tables(List *tables)
 }
 
 /*
+ * estimate_tables: row counts from the statistics (pg_class.reltuples,
+ * summed over partitions and children).  A table whose statistics were
+ * never gathered is counted exactly instead.
+ */
+static void
+estimate_tables(List *tables)
+{
+	ListCell   *lc;
+	List	   *exact = NIL;
+
+	foreach(lc, tables)
+	{
+		RsTable    *t = (RsTable *) lfirst(lc);
+		Datum		values[1];
+		Oid			argtypes[1] = {OIDARRAYOID};
+		Datum	   *oids = palloc(sizeof(Datum) * Max(list_length(t->descendants), 1));
+		int			n = 0;
+		ListCell   *lc2;
+
+		foreach(lc2, t->descendants)
+			oids[n++] = ObjectIdGetDatum(lfirst_oid(lc2));
+		if (n == 0)
+			oids[n++] = ObjectIdGetDatum(t->relid);
+		values[0] = PointerGetDatum(construct_array(oids, n, OIDOID, sizeof(Oid), true, TYPALIGN_INT));
+		rs_spi("SELECT pg_catalog.sum(GREATEST(reltuples, 0))::pg_catalog.int8,"
+			   " pg_catalog.bool_or(reltuples OPERATOR(pg_catalog.<) 0)"
+			   " FROM pg_catalog.pg_class WHERE oid OPERATOR(pg_catalog.=) ANY ($1)"
+			   "   AND relkind OPERATOR(pg_catalog.<>) 'p'",
+			   1, argtypes, values, NULL, true, SPI_OK_SELECT);
+		if (rs_spi_bool(0, 1))
+			exact = lappend(exact, t);	/* never analyzed: count it */
+		else
+		{
+			t->rows = rs_spi_int64(0, 0, 0);
+			t->estimated = true;
+		}
+	}
+	count_tables(exact);
+}
+
+/*
+ * rs_plan_estimate: like rs_plan_count, from the statistics: a plan of a
+ * huge database in milliseconds, clearly marked as estimates.  A reset
+ * always counts exactly (under its locks, for the size guard).
+ */
+void
+rs_plan_estimate(RsPlan *plan)
+{
+	ListCell   *lc;
+
+	estimate_tables(plan->delete_tables);
+	estimate_tables(plan->preserve_tables);
+	plan->delete_rows = 0;
+	plan->preserve_rows = 0;
+	plan->purge_objects = 0;
+	foreach(lc, plan->delete_tables)
+	{
+		RsTable    *t = (RsTable *) lfirst(lc);
+
+		plan->delete_rows += t->rows;
+		if (t->storage_columns != NIL)
+			plan->purge_objects += t->rows * list_length(t->storage_columns);
+	}
+	foreach(lc, plan->preserve_tables)
+		plan->preserve_rows += ((RsTable *) lfirst(lc))->rows;
+	plan->estimate = true;
+	plan->counted = true;
+}
+
+/*
  * rs_plan_count: exact row counts of every deleted and preserved table.
  * Reading the tables needs SELECT on them: a role without it gets the
  * server's own "permission denied for table ..." error.

@@ -70,6 +70,7 @@ typedef struct RsPlan
 	char	   *storage_check_error;	/* why no check could run */
 
 	bool		counted;
+	bool		estimate;		/* counts from the statistics (reset_plan(estimate => true)) */
 	int64		delete_rows;
 	int64		preserve_rows;
 
@@ -80,6 +81,7 @@ extern RsPlan *rs_plan_load(RsSession *s, bool lock_unlock);
 extern void rs_plan_guard_blockers(RsPlan *plan);
 extern void rs_plan_analyze(RsPlan *plan);
 extern void rs_plan_count(RsPlan *plan);
+extern void rs_plan_estimate(RsPlan *plan);
 extern void rs_plan_add_warning(RsPlan *plan, const char *fmt,...) pg_attribute_printf(2, 3);
 extern RsBlocker *rs_plan_add_blocker(RsPlan *plan, int sqlstate,
 									  char *message, char *detail, char *hint);

@@ -66,12 +66,15 @@ check_storage(RsSession *s, RsPlan *plan)
  * build_plan: load, analyze and count, inside the caller's SPI connection.
  */
 static RsPlan *
-build_plan(RsSession *s)
+build_plan(RsSession *s, bool estimate)
 {
 	RsPlan	   *plan = rs_plan_load(s, false);
 
 	rs_plan_analyze(plan);
-	rs_plan_count(plan);
+	if (estimate)
+		rs_plan_estimate(plan);
+	else
+		rs_plan_count(plan);
 	rs_plan_guard_blockers(plan);
 	check_storage(s, plan);
 	if (rs_backup_default && plan->uses_storage && rs_purge_delay_s == 0)
@@ -96,7 +99,7 @@ append_tables(StringInfo buf, List *tables)
 		RsTable    *t = (RsTable *) lfirst(lc);
 
 		label_w = Max(label_w, (int) strlen(t->label));
-		count_w = Max(count_w, (int) strlen(rs_format_count(t->rows)));
+		count_w = Max(count_w, (int) strlen(rs_format_count(t->rows)) + (t->estimated ? 1 : 0));
 	}
 	label_w = Min(label_w, 32);
 	foreach(lc, tables)
@@ -104,7 +107,8 @@ append_tables(StringInfo buf, List *tables)
 		RsTable    *t = (RsTable *) lfirst(lc);
 
 		appendStringInfo(buf, "  %*s  %-*s  %s\n", count_w,
-						 rs_format_count(t->rows), label_w, t->label, t->name);
+						 psprintf("%s%s", t->estimated ? "~" : "", rs_format_count(t->rows)),
+						 label_w, t->label, t->name);
 	}
 }
 
@@ -180,14 +184,17 @@ render_text(RsPlan *plan)
 					 plan->cluster_name ? plan->cluster_name : "",
 					 plan->cluster_name ? "\"" : "");
 	appendStringInfo(&buf, "Environment:  %s\n", rs_env_describe(&plan->env));
-	appendStringInfo(&buf, "Mode:         %s\n\n", plan->mode);
+	appendStringInfo(&buf, "Mode:         %s\n", plan->mode);
+	if (plan->estimate)
+		appendStringInfoString(&buf, "Counts:       ESTIMATES from the statistics (marked ~); the reset itself counts exactly\n");
+	appendStringInfoChar(&buf, '\n');
 
 	if (plan->delete_tables == NIL)
 		appendStringInfoString(&buf, "Will DELETE: nothing (no table is registered for deletion)\n");
 	else
 	{
-		appendStringInfo(&buf, "Will DELETE %s row(s) in %d table(s):\n",
-						 rs_format_count(plan->delete_rows),
+		appendStringInfo(&buf, "Will DELETE %s%s row(s) in %d table(s):\n",
+						 plan->estimate ? "~" : "", rs_format_count(plan->delete_rows),
 						 list_length(plan->delete_tables));
 		append_tables(&buf, plan->delete_tables);
 	}
@@ -211,8 +218,8 @@ render_text(RsPlan *plan)
 		appendStringInfoString(&buf, "Will PRESERVE: no table is registered for preservation\n");
 	else
 	{
-		appendStringInfo(&buf, "Will PRESERVE %s row(s) in %d table(s):\n",
-						 rs_format_count(plan->preserve_rows),
+		appendStringInfo(&buf, "Will PRESERVE %s%s row(s) in %d table(s):\n",
+						 plan->estimate ? "~" : "", rs_format_count(plan->preserve_rows),
 						 list_length(plan->preserve_tables));
 		append_tables(&buf, plan->preserve_tables);
 	}
@@ -277,7 +284,8 @@ json_tables(StringInfo buf, List *tables)
 		escape_json(buf, t->name);
 		appendStringInfoString(buf, ", \"label\": ");
 		escape_json(buf, t->label);
-		appendStringInfo(buf, ", \"rows\": " INT64_FORMAT "}", t->rows);
+		appendStringInfo(buf, ", \"rows\": " INT64_FORMAT "%s}", t->rows,
+						 t->estimated ? ", \"estimated\": true" : "");
 		first = false;
 	}
 	appendStringInfoChar(buf, ']');
@@ -339,6 +347,7 @@ render_json(RsPlan *plan)
 
 	appendStringInfoString(&buf, ", \"delete\": ");
 	json_tables(&buf, plan->delete_tables);
+	appendStringInfo(&buf, ", \"estimate\": %s", plan->estimate ? "true" : "false");
 	appendStringInfo(&buf, ", \"delete_rows\": " INT64_FORMAT, plan->delete_rows);
 	appendStringInfoString(&buf, ", \"preserve\": ");
 	json_tables(&buf, plan->preserve_tables);
@@ -436,7 +445,7 @@ reset_plan(PG_FUNCTION_ARGS)
 
 	rs_enter(&s);
 	SPI_connect();
-	out = rs_copy_out(render_text(build_plan(&s)));
+	out = rs_copy_out(render_text(build_plan(&s, PG_NARGS() > 0 && !PG_ARGISNULL(0) && PG_GETARG_BOOL(0))));
 	SPI_finish();
 	rs_leave(&s);
 	PG_RETURN_TEXT_P(cstring_to_text(out));
@@ -453,7 +462,7 @@ reset_plan_json(PG_FUNCTION_ARGS)
 
 	rs_enter(&s);
 	SPI_connect();
-	out = rs_copy_out(render_json(build_plan(&s)));
+	out = rs_copy_out(render_json(build_plan(&s, PG_NARGS() > 0 && !PG_ARGISNULL(0) && PG_GETARG_BOOL(0))));
 	SPI_finish();
 	rs_leave(&s);
 	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(out)));

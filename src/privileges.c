@@ -37,7 +37,7 @@
 PG_FUNCTION_INFO_V1(reset_grant_operator);
 
 static const char *const operator_functions[] = {
-	"reset_plan()", "reset_plan_json()", "reset_execute(text, text, boolean)", "reset_config()",
+	"reset_plan(boolean)", "reset_plan_json(boolean)", "reset_execute(text, text, boolean)", "reset_config()",
 	"reset_history()", "reset_purge_status(bigint)", "reset_purge_wait(interval)",
 	"reset_purge_retry()", "reset_purge_kick()", "reset_storage_check()",
 	"reset_restore(bigint, text, text[])", "reset_restore_plan(bigint, text[])",
