@@ -8,8 +8,10 @@ plus one bench/dNNNN/keep per directory that no tool is asked to delete:
 the directories never become empty, which keeps s3rver's slow and racy
 empty-directory clean-up out of every measurement alike.
 
-LAYOUT "plain" writes each object as a file ROOT/KEY (a WebDAV tree served
-by nginx).  LAYOUT "s3rver" writes s3rver's on-disk layout under ROOT (the
+LAYOUT "plain" writes each object as a file ROOT/KEY (a local directory, or
+a WebDAV tree served by nginx).  LAYOUT "gcs" sends them to the GCS test
+double whose base URL is ROOT (its test-only bulk seeding endpoint, bucket
+"uploads").  LAYOUT "s3rver" writes s3rver's on-disk layout under ROOT (the
 bucket directory): KEY._S3rver_object with the body and
 KEY._S3rver_object.md5 with its MD5; s3rver serves such objects exactly as
 if they had been uploaded, and seeding this way takes seconds where
@@ -19,8 +21,10 @@ Prints the keys to delete, one per line, on stdout.
 """
 
 import hashlib
+import json
 import os
 import sys
+import urllib.request
 
 
 def main():
@@ -28,6 +32,7 @@ def main():
     per_dir = int(sys.argv[4]) if len(sys.argv) > 4 else 200
     out = sys.stdout
     made = set()
+    remote = []
     for i in range(count):
         d = "bench/d%04d" % (i // per_dir)
         key = "%s/o%07d.bin" % (d, i)
@@ -36,6 +41,10 @@ def main():
         if d not in made:
             made.add(d)
             names.append(d + "/keep")
+        if layout == "gcs":
+            remote.extend(names)
+            out.write(key + "\n")
+            continue
         for name in names:
             path = os.path.join(root, *name.split("/"))
             os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -49,6 +58,11 @@ def main():
                 with open(path, "wb") as f:
                     f.write(data)
         out.write(key + "\n")
+    if layout == "gcs":
+        body = json.dumps({"names": remote, "data": "x"}).encode()
+        req = urllib.request.Request(root.rstrip("/") + "/_test/seed/uploads", data=body, method="POST",
+                                     headers={"Content-Type": "application/json"})
+        urllib.request.urlopen(req).read()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,45 @@
+# lib.sh: helpers shared by the benchmark scripts (sourced, after
+# test/lib/common.sh).
+
+# psqlq ARGS...: psql as the PostgreSQL OS user, quiet, stopping on errors.
+psqlq() { run_pg env PGOPTIONS="-c client_min_messages=warning" psql -X -q -v ON_ERROR_STOP=1 "$@"; }
+
+# median: the median of the numbers on stdin.
+median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+
+# ratio X Y: X / Y with two decimals.
+ratio() { awk -v x="$1" -v y="$2" 'BEGIN { printf "%.2f", x / y }'; }
+
+# rate N SECONDS: N / SECONDS, rounded.
+rate() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.0f", n / s }'; }
+
+# secs T0 T1: the difference of two date +%s.%N readings.
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+
+# csv FILE FIELDS...: append one comma-separated line.
+csv() { local f=$1; shift; (IFS=,; echo "$*") >>"$f"; }
+
+# watch_worker DB: sample the purge worker of DB until it exits; prints
+# "peak_rss_anon_kb peak_hwm_kb".
+watch_worker() {
+    local db=$1 anon=0 hwm=0 pid v
+    while :; do
+        pid=$(psqlq -d "$db" -At -c "SELECT pid FROM pg_stat_activity
+                 WHERE backend_type = 'reset_system purge worker' AND datname = '$db'")
+        [ -z "$pid" ] && break
+        v=$(awk '/^RssAnon:/ {print $2}' /proc/"$pid"/status 2>/dev/null || echo 0)
+        [ "${v:-0}" -gt "$anon" ] && anon=$v
+        v=$(awk '/^VmHWM:/ {print $2}' /proc/"$pid"/status 2>/dev/null || echo 0)
+        [ "${v:-0}" -gt "$hwm" ] && hwm=$v
+        sleep 0.1
+    done
+    echo "$anon $hwm"
+}
+
+# machine_description: one paragraph on where the numbers come from.
+machine_description() {
+    local cpu mem
+    cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
+    mem=$(awk '/^MemTotal:/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)
+    echo "$(nproc) cores (${cpu:-unknown CPU}), $mem RAM, $(uname -sr), PostgreSQL $("$PG_CONFIG" --version | awk '{print $2}'), $(. /etc/os-release && echo "$PRETTY_NAME")"
+}

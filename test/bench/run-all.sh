@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# run-all.sh: every benchmark in one run, then docs/benchmarks.md and its
+# plots (PNG, gnuplot).
+#
+#   bash test/bench/run-all.sh
+#
+# Each part sets up its own throwaway cluster and servers (see the scripts
+# for their knobs: ROWS, TABLES, SIZES, BACKENDS, PEER_MAX, ...):
+#   reset_matrix.sh   emptying the database and the plan, against bare
+#                     TRUNCATE, a per-table TRUNCATE loop and ORM deletes
+#   purge_matrix.sh   purge throughput per backend against rclone, aws, rm -rf
+#   overhead.sh       pgbench with and without the library preloaded
+#   worker_memory.sh  the purge worker's memory at 10 thousand and 1 million
+#                     queued objects
+# The full default run takes about an hour on 2 cores.
+
+source "$(dirname "$0")/../lib/common.sh"
+source "$(dirname "$0")/lib.sh"
+
+install_packages gnuplot-nox python3
+BENCH=$(cd "$(dirname "$0")" && pwd)
+OUTDIR=${OUTDIR:-$ROOT/docs}
+RESULTS=$(mktemp /tmp/reset_system-bench.XXXXXX.csv)
+chmod 644 "$RESULTS"
+
+for part in reset_matrix purge_matrix overhead worker_memory; do
+    say "benchmark: $part"
+    bash "$BENCH/$part.sh" "$RESULTS"
+done
+
+mkdir -p "$OUTDIR"
+/usr/bin/python3 "$BENCH/report.py" "$RESULTS" "$OUTDIR" "$(machine_description)" "bash test/bench/run-all.sh"
+cp "$RESULTS" "$OUTDIR/benchmarks.csv"
+say "results: $OUTDIR/benchmarks.md (raw numbers in $OUTDIR/benchmarks.csv)"
