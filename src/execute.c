@@ -266,26 +266,6 @@ do_reset(RsSession *s, const char *token, bool backup, int64 *reset_id_out, int6
 }
 
 /*
- * journal: record this attempt outside the transaction (see journal.c).
- */
-static void
-journal(const char *outcome, const char *reason, int sqlerrcode, int64 reset_id,
-		int64 rows)
-{
-	RsAttempt	a;
-
-	memset(&a, 0, sizeof(a));
-	a.outcome = outcome;
-	a.reason = reason;
-	a.sqlstate = sqlerrcode ? unpack_sql_state(sqlerrcode) : NULL;
-	a.reset_id = reset_id;
-	a.rows_deleted = rows;
-	a.xid = GetTopFullTransactionIdIfAny();
-	rs_journal_attempt(&a);
-	rs_commit_hook_mark_journal();
-}
-
-/*
  * reset_execute(phrase text, plan_token text DEFAULT NULL) returns text
  *
  * Every attempt, successful or not, is journaled outside the caller's
@@ -337,7 +317,7 @@ reset_execute(PG_FUNCTION_ARGS)
 		edata = CopyErrorData();
 		rs_reset_running = false;
 		rs_current_reset_id = 0;
-		journal(rs_guard_is_refusal(edata->sqlerrcode) ? "refused" : "failed",
+		rs_journal_this_attempt(rs_guard_is_refusal(edata->sqlerrcode) ? "refused" : "failed",
 				edata->message, edata->sqlerrcode, reset_id, rows);
 		PG_RE_THROW();
 	}
@@ -345,6 +325,6 @@ reset_execute(PG_FUNCTION_ARGS)
 	rs_reset_running = false;
 	rs_current_reset_id = 0;
 
-	journal("executed", NULL, 0, reset_id, rows);
+	rs_journal_this_attempt("executed", NULL, 0, reset_id, rows);
 	PG_RETURN_TEXT_P(cstring_to_text(out));
 }

@@ -46,6 +46,7 @@
 #include "jsonutil.h"
 
 #include "internal.h"
+#include "commit_hook.h"
 #include "journal.h"
 #include "reset_system.h"
 
@@ -350,4 +351,27 @@ rs_journal_pending(Oid dboid)
 	}
 	FreeDir(dir);
 	return found;
+}
+
+/*
+ * rs_journal_this_attempt: journal an attempt of this transaction (its
+ * outcome, the reason and SQLSTATE of an error, the reset concerned) and
+ * make sure the worker copies it into reset_system.attempts after the
+ * transaction ends, however it ends.
+ */
+void
+rs_journal_this_attempt(const char *outcome, const char *reason, int sqlerrcode,
+						int64 reset_id, int64 rows)
+{
+	RsAttempt	a;
+
+	memset(&a, 0, sizeof(a));
+	a.outcome = outcome;
+	a.reason = reason;
+	a.sqlstate = sqlerrcode ? unpack_sql_state(sqlerrcode) : NULL;
+	a.reset_id = reset_id;
+	a.rows_deleted = rows;
+	a.xid = GetTopFullTransactionIdIfAny();
+	rs_journal_attempt(&a);
+	rs_commit_hook_mark_journal();
 }

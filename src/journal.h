@@ -25,6 +25,8 @@ typedef struct RsAttempt
 } RsAttempt;
 
 extern void rs_journal_attempt(const RsAttempt *a);
+extern void rs_journal_this_attempt(const char *outcome, const char *reason, int sqlerrcode,
+									int64 reset_id, int64 rows);
 struct json_t;
 extern List *rs_journal_ingest(void (*inserted) (struct json_t *entry));
 extern void rs_journal_remove(List *names);

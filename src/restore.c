@@ -813,25 +813,6 @@ do_restore(RsSession *s, int64 reset_id, List *exclude, int64 *rows_out)
 }
 
 /*
- * journal: record this attempt outside the transaction.
- */
-static void
-journal(const char *outcome, const char *reason, int sqlerrcode, int64 reset_id, int64 rows)
-{
-	RsAttempt	a;
-
-	memset(&a, 0, sizeof(a));
-	a.outcome = outcome;
-	a.reason = reason;
-	a.sqlstate = sqlerrcode ? unpack_sql_state(sqlerrcode) : NULL;
-	a.reset_id = reset_id;
-	a.rows_deleted = rows;
-	a.xid = GetTopFullTransactionIdIfAny();
-	rs_journal_attempt(&a);
-	rs_commit_hook_mark_journal();
-}
-
-/*
  * reset_restore(reset_id bigint, phrase text, exclude text[] DEFAULT '{}') returns text
  */
 Datum
@@ -871,13 +852,13 @@ reset_restore(PG_FUNCTION_ARGS)
 
 		MemoryContextSwitchTo(oldcontext);
 		edata = CopyErrorData();
-		journal(rs_guard_is_refusal(edata->sqlerrcode) ? "restore refused" : "restore failed",
+		rs_journal_this_attempt(rs_guard_is_refusal(edata->sqlerrcode) ? "restore refused" : "restore failed",
 				edata->message, edata->sqlerrcode, reset_id, -1);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
 
-	journal("restore executed", psprintf("restored " INT64_FORMAT " row(s) from the backup of reset " INT64_FORMAT, rows, reset_id),
+	rs_journal_this_attempt("restore executed", psprintf("restored " INT64_FORMAT " row(s) from the backup of reset " INT64_FORMAT, rows, reset_id),
 			0, reset_id, rows);
 	PG_RETURN_TEXT_P(cstring_to_text(out));
 }

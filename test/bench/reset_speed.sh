@@ -23,6 +23,7 @@
 # Timings on a shared machine are noisy: compare the ratios of one run.
 
 source "$(dirname "$0")/../lib/common.sh"
+source "$(dirname "$0")/lib.sh"
 
 MROWS=${1:-2}
 REPEAT=${REPEAT:-3}
@@ -35,7 +36,6 @@ start_cluster "$CL" "$(free_port)" "shared_buffers = 512MB" "max_wal_size = 8GB"
     "checkpoint_timeout = 30min" "log_min_messages = warning"
 trap 'stop_cluster "$CL"' EXIT
 
-psqlq() { run_pg env PGOPTIONS="-c client_min_messages=warning" psql -X -q -v ON_ERROR_STOP=1 "$@"; }
 
 # ---- templates --------------------------------------------------------------
 say "building the big template: 20 tables, ${MROWS} million rows"
@@ -134,7 +134,6 @@ measure() {
     psqlq -d postgres -c "DROP DATABASE $db"
 }
 
-median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 
 run() {
     local shape=$1 method=$2 reps=$3 out=()
@@ -162,7 +161,6 @@ psqlq -d postgres -c "DROP DATABASE size_probe"
 small_a=$(run small bare "$REPEAT")
 small_r=$(run small reset "$REPEAT")
 
-ratio() { awk -v x="$1" -v y="$2" 'BEGIN { printf "%.2f", x / y }'; }
 
 cat <<REPORT
 
