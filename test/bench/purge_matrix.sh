@@ -143,7 +143,7 @@ options_for() {
 
 # rs_purge BACKEND N: reset a table of the keys; prints "seconds peak_anon_kb"
 rs_purge() {
-    local db="bench_$1_$2" mem
+    local db="bench_$1_$2" mem secs
     psqlq -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" \
         -c "ALTER DATABASE $db SET reset_system.environment = 'benchmark'"
     psqlq -d "$db" -o /dev/null <<SQL
@@ -156,9 +156,12 @@ SQL
     psqlq -d "$db" -At -c "SELECT reset_execute('RESET-EVERYTHING')" >/dev/null
     mem=$(watch_worker "$db")
     psqlq -d "$db" -At -c "SELECT reset_purge_wait('2 hours')" >/dev/null
-    echo "$(psqlq -d "$db" -At -c "SELECT round(extract(epoch FROM purge_finished_at - finished_at)::numeric, 3)
-                                  FROM reset_system.history") ${mem%% *}"
+    secs=$(psqlq -d "$db" -At -c "SELECT round(extract(epoch FROM purge_finished_at - finished_at)::numeric, 3)
+                                 FROM reset_system.history")
+    # dropped before the answer, so that nothing is left running when the
+    # caller has read it
     psqlq -d postgres -c "DROP DATABASE $db"
+    echo "$secs ${mem%% *}"
 }
 
 # peer BACKEND TOOL: run a peer tool on the current set; prints seconds

@@ -12,7 +12,9 @@
 #   overhead.sh       pgbench with and without the library preloaded
 #   worker_memory.sh  the purge worker's memory at 10 thousand and 1 million
 #                     queued objects
-# The full default run takes about an hour on 2 cores.
+# The full default run takes about an hour on 2 cores.  PARTS (default all
+# four, in that order) runs only some of them; RESULTS names an existing
+# CSV to append to, so an interrupted run can be finished part by part.
 
 source "$(dirname "$0")/../lib/common.sh"
 source "$(dirname "$0")/lib.sh"
@@ -20,10 +22,14 @@ source "$(dirname "$0")/lib.sh"
 install_packages gnuplot-nox python3
 BENCH=$(cd "$(dirname "$0")" && pwd)
 OUTDIR=${OUTDIR:-$ROOT/docs}
-RESULTS=$(mktemp /tmp/reset_system-bench.XXXXXX.csv)
+PARTS=${PARTS:-"reset_matrix purge_matrix overhead worker_memory"}
+if [ -z "${RESULTS:-}" ]; then
+    RESULTS=$(mktemp /tmp/reset_system-bench.XXXXXX.csv)
+fi
+touch "$RESULTS"
 chmod 644 "$RESULTS"
 
-for part in reset_matrix purge_matrix overhead worker_memory; do
+for part in $PARTS; do
     say "benchmark: $part"
     bash "$BENCH/$part.sh" "$RESULTS"
 done
