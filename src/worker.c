@@ -168,6 +168,14 @@ rs_purge_worker_main(Datum arg)
 
 	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION);
 	SetConfigOption("application_name", RS_WORKER_TYPE, PGC_USERSET, PGC_S_SESSION);
+
+	/*
+	 * Each statement of the worker handles one batch.  With a long queue the
+	 * planner's estimates pass jit_above_cost, and compiling would load LLVM
+	 * into this long-lived process: about 10 MB of private memory that is
+	 * never given back, for no gain on a batch.
+	 */
+	SetConfigOption("jit", "off", PGC_USERSET, PGC_S_OVERRIDE);
 	pgstat_report_appname(RS_WORKER_TYPE);
 
 	if (!rs_shmem_worker_attach(dboid))
