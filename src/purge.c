@@ -606,9 +606,15 @@ finish_resets(List *reset_ids)
 		Datum		values[1];
 
 		values[0] = Int64GetDatum(*(int64 *) lfirst(lc));
+		/*
+		 * From the end of the reset's rows backwards: the rows already done
+		 * lie at the start, and their index entries stay until VACUUM, so a
+		 * forward scan would step over all of them in every round.
+		 */
 		rs_spi("SELECT 1 FROM reset_system.purge_queue"
 			   " WHERE state OPERATOR(pg_catalog.=) 'pending'"
-			   "   AND reset_id OPERATOR(pg_catalog.=) $1 LIMIT 1",
+			   "   AND reset_id OPERATOR(pg_catalog.=) $1"
+			   " ORDER BY id DESC LIMIT 1",
 			   1, argtypes, values, NULL, false, SPI_OK_SELECT);
 		if (SPI_processed > 0)
 			continue;
@@ -848,19 +854,31 @@ lock_internal_tables(Oid nsp)
 /*
  * release_held: rows of resets committed with reset_system.purge_delay
  * become due the delay after the worker first sees them (which is after
- * their commit: before it, they are invisible here).
+ * their commit: before it, they are invisible here).  The condition is
+ * exactly the predicate of index purge_queue_held, which is empty unless
+ * something is held, so this costs nothing in the rounds of a long purge
+ * (held rows are always pending: nothing claims them, and a restore that
+ * cancels them clears hold_for).
  */
 static void
 release_held(void)
 {
-	int			n = rs_spi("WITH released AS ("
-						   " UPDATE reset_system.purge_queue"
-						   " SET next_attempt_at = pg_catalog.clock_timestamp() OPERATOR(pg_catalog.+) hold_for,"
-						   "     hold_for = NULL"
-						   " WHERE hold_for IS NOT NULL AND state OPERATOR(pg_catalog.=) 'pending'"
-						   " RETURNING reset_id, next_attempt_at)"
-						   " SELECT reset_id, pg_catalog.min(next_attempt_at) FROM released GROUP BY reset_id",
-						   0, NULL, NULL, NULL, false, SPI_OK_SELECT);
+	int			nest;
+	int			n;
+
+	/* the statistics of a queue that just grew would suggest a full scan */
+	nest = NewGUCNestLevel();
+	(void) set_config_option("enable_seqscan", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	n = rs_spi("WITH released AS ("
+			   " UPDATE reset_system.purge_queue"
+			   " SET next_attempt_at = pg_catalog.clock_timestamp() OPERATOR(pg_catalog.+) hold_for,"
+			   "     hold_for = NULL"
+			   " WHERE hold_for IS NOT NULL"
+			   " RETURNING reset_id, next_attempt_at)"
+			   " SELECT reset_id, pg_catalog.min(next_attempt_at) FROM released GROUP BY reset_id",
+			   0, NULL, NULL, NULL, false, SPI_OK_SELECT);
+	AtEOXact_GUC(true, nest);
 
 	for (int i = 0; i < n; i++)
 	{

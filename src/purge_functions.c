@@ -202,11 +202,15 @@ reset_purge_wait(PG_FUNCTION_ARGS)
 					purged,
 					uploaded;
 
-		/* a cheap look first: is anything of this reset still pending? */
+		/*
+		 * A cheap look first: is anything of this reset still pending?  From
+		 * the end backwards, past no index entry of the rows already done.
+		 */
 		rs_as_owner_begin(&s);
 		rs_spi("SELECT 1 FROM reset_system.purge_queue"
 			   " WHERE state OPERATOR(pg_catalog.=) 'pending'"
-			   "   AND reset_id OPERATOR(pg_catalog.=) $1 LIMIT 1",
+			   "   AND reset_id OPERATOR(pg_catalog.=) $1"
+			   " ORDER BY id DESC LIMIT 1",
 			   1, argtypes, values, NULL, false, SPI_OK_SELECT);
 		rs_as_owner_end(&s);
 		if (SPI_processed > 0 && GetCurrentTimestamp() < deadline)
