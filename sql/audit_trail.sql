@@ -1,6 +1,8 @@
 -- audit_trail: every attempt leaves a durable record, even when the
 -- caller's transaction rolls back: refusals, failures, resets that were
 -- rolled back, and completed resets, newest first in reset_history().
+-- earlier tests' attempts may still be in the journal: copy them in first
+SELECT count(*) AS earlier_attempts FROM reset_history() \gset
 SELECT max(id) AS last_attempt FROM reset_system.attempts \gset
 SELECT now() AS since \gset
 
