@@ -12,7 +12,7 @@
 #   overhead.sh       pgbench with and without the library preloaded
 #   worker_memory.sh  the purge worker's memory at 10 thousand and 1 million
 #                     queued objects
-# The full default run takes about an hour on 2 cores.  PARTS (default all
+# The full default run takes about 35 minutes on 2 cores.  PARTS (default all
 # four, in that order) runs only some of them; RESULTS names an existing
 # CSV to append to, so an interrupted run can be finished part by part.
 
