@@ -16,6 +16,28 @@ rate() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.0f", n / s }'; }
 # secs T0 T1: the difference of two date +%s.%N readings.
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 
+# time_fresh_copy TEMPLATE DB WARMUP BODY: seconds of "BEGIN; BODY;
+# COMMIT;" on DB, a fresh copy of TEMPLATE labelled for benchmarks, after
+# WARMUP (the same cache warm-up for every method compared); DB is dropped
+# afterwards.
+time_fresh_copy() {
+    local tpl=$1 db=$2 warmup=$3 body=$4
+    psqlq -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db TEMPLATE $tpl STRATEGY FILE_COPY" \
+        -c "ALTER DATABASE $db SET reset_system.environment = 'benchmark'"
+    {
+        echo "SET client_min_messages = warning;"
+        echo "LOAD 'reset_system';"
+        echo "$warmup"
+        echo "SELECT extract(epoch FROM clock_timestamp()) AS t0 \\gset"
+        echo "BEGIN;"
+        echo "$body"
+        echo "COMMIT;"
+        echo "SELECT round((extract(epoch FROM clock_timestamp()) - :t0)::numeric, 4) AS secs \\gset"
+        echo "\\echo :secs"
+    } | psqlq -d "$db" -At -o /dev/null -f - 2>&1 | tail -1
+    psqlq -d postgres -c "DROP DATABASE $db"
+}
+
 # csv FILE FIELDS...: append one comma-separated line.
 csv() { local f=$1; shift; (IFS=,; echo "$*") >>"$f"; }
 

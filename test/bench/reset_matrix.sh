@@ -108,24 +108,10 @@ sql_for() {
     esac
 }
 
-# measure TEMPLATE N METHOD: seconds of one run on a fresh copy
+# measure TEMPLATE N METHOD: seconds of one run on a fresh copy; the same
+# cache warm-up for every method: read every table once
 measure() {
-    local db="run_$1_$3"
-    psqlq -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db TEMPLATE $1 STRATEGY FILE_COPY" \
-        -c "ALTER DATABASE $db SET reset_system.environment = 'benchmark'"
-    {
-        echo "SET client_min_messages = warning;"
-        echo "LOAD 'reset_system';"
-        # the same cache warm-up for every method: read every table once
-        sql_for "$2" bare | head -1
-        echo "SELECT extract(epoch FROM clock_timestamp()) AS t0 \\gset"
-        echo "BEGIN;"
-        sql_for "$2" "$3"
-        echo "COMMIT;"
-        echo "SELECT round((extract(epoch FROM clock_timestamp()) - :t0)::numeric, 4) AS secs \\gset"
-        echo "\\echo :secs"
-    } | psqlq -d "$db" -At -o /dev/null -f - 2>&1 | tail -1
-    psqlq -d postgres -c "DROP DATABASE $db"
+    time_fresh_copy "$1" "run_$1_$3" "$(sql_for "$2" bare | head -1)" "$(sql_for "$2" "$3")"
 }
 
 # run SHAPE SIZE TEMPLATE N: every method, as CSV lines

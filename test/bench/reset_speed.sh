@@ -114,24 +114,10 @@ sql_for() {
     esac
 }
 
-# measure SHAPE METHOD: seconds for BEGIN; method; COMMIT on a fresh copy.
+# measure SHAPE METHOD: seconds for BEGIN; method; COMMIT on a fresh copy,
+# the relation and buffer caches warmed the same way for every method.
 measure() {
-    local db="run_$1_$2"
-    psqlq -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db TEMPLATE $1_tpl STRATEGY FILE_COPY" \
-        -c "ALTER DATABASE $db SET reset_system.environment = 'benchmark'"
-    {
-        echo "SET client_min_messages = warning;"
-        echo "LOAD 'reset_system';"
-        # warm the relation and buffer caches the same way for every method
-        sql_for "$1" bare | head -1
-        echo "SELECT extract(epoch FROM clock_timestamp()) AS t0 \\gset"
-        echo "BEGIN;"
-        sql_for "$1" "$2"
-        echo "COMMIT;"
-        echo "SELECT round((extract(epoch FROM clock_timestamp()) - :t0)::numeric, 4) AS secs \\gset"
-        echo "\\echo :secs"
-    } | psqlq -d "$db" -At -o /dev/null -f - 2>&1 | tail -1
-    psqlq -d postgres -c "DROP DATABASE $db"
+    time_fresh_copy "$1_tpl" "run_$1_$2" "$(sql_for "$1" bare | head -1)" "$(sql_for "$1" "$2")"
 }
 
 
