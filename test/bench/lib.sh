@@ -38,6 +38,36 @@ time_fresh_copy() {
     psqlq -d postgres -c "DROP DATABASE $db"
 }
 
+# tree_template DB N: database DB with the extension and 20 tables in a
+# foreign-key tree (t_i references t_(i/2), indexed), N rows in all, every
+# table registered for deletion
+tree_template() {
+    local db=$1
+    psqlq -d postgres -c "CREATE DATABASE $db"
+    psqlq -d "$db" <<SQL
+CREATE EXTENSION reset_system;
+DO \$\$
+DECLARE
+    per int := GREATEST($2 / 20, 1);
+BEGIN
+    FOR i IN 1..20 LOOP
+        IF i = 1 THEN
+            EXECUTE format('CREATE TABLE t%s (id bigserial PRIMARY KEY, payload text NOT NULL)', i);
+            EXECUTE format('INSERT INTO t%s (payload) SELECT md5(g::text) FROM generate_series(1, %s) g', i, per);
+        ELSE
+            EXECUTE format('CREATE TABLE t%s (id bigserial PRIMARY KEY, parent_id bigint NOT NULL REFERENCES t%s, payload text NOT NULL)',
+                           i, i / 2);
+            EXECUTE format('CREATE INDEX ON t%s (parent_id)', i);
+            EXECUTE format('INSERT INTO t%s (parent_id, payload) SELECT 1 + g %% %s, md5(g::text) FROM generate_series(1, %s) g',
+                           i, per, per);
+        END IF;
+        PERFORM reset_register_table(format('t%s', i)::regclass, 'delete');
+    END LOOP;
+END \$\$;
+VACUUM ANALYZE;
+SQL
+}
+
 # csv FILE FIELDS...: append one comma-separated line.
 csv() { local f=$1; shift; (IFS=,; echo "$*") >>"$f"; }
 

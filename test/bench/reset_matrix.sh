@@ -33,32 +33,7 @@ start_cluster "$CL" "$(free_port)" "shared_buffers = 512MB" "max_wal_size = 16GB
 trap 'stop_cluster "$CL"; rm -rf "$WORK"' EXIT
 
 # rows_template N: 20 tables in a foreign-key tree, N rows in all
-rows_template() {
-    local db=rows_$1
-    psqlq -d postgres -c "CREATE DATABASE $db"
-    psqlq -d "$db" <<SQL
-CREATE EXTENSION reset_system;
-DO \$\$
-DECLARE
-    per int := GREATEST($1 / 20, 1);
-BEGIN
-    FOR i IN 1..20 LOOP
-        IF i = 1 THEN
-            EXECUTE format('CREATE TABLE t%s (id bigserial PRIMARY KEY, payload text NOT NULL)', i);
-            EXECUTE format('INSERT INTO t%s (payload) SELECT md5(g::text) FROM generate_series(1, %s) g', i, per);
-        ELSE
-            EXECUTE format('CREATE TABLE t%s (id bigserial PRIMARY KEY, parent_id bigint NOT NULL REFERENCES t%s, payload text NOT NULL)',
-                           i, i / 2);
-            EXECUTE format('CREATE INDEX ON t%s (parent_id)', i);
-            EXECUTE format('INSERT INTO t%s (parent_id, payload) SELECT 1 + g %% %s, md5(g::text) FROM generate_series(1, %s) g',
-                           i, per, per);
-        END IF;
-        PERFORM reset_register_table(format('t%s', i)::regclass, 'delete');
-    END LOOP;
-END \$\$;
-VACUUM ANALYZE;
-SQL
-}
+rows_template() { tree_template "rows_$1" "$1"; }
 
 # tables_template N: N tables of 10 rows in a foreign-key tree (t_i
 # references t_(i/2)), so a per-table TRUNCATE ... CASCADE loop stays

@@ -39,30 +39,7 @@ trap 'stop_cluster "$CL"' EXIT
 
 # ---- templates --------------------------------------------------------------
 say "building the big template: 20 tables, ${MROWS} million rows"
-psqlq -d postgres -c "CREATE DATABASE big_tpl"
-psqlq -d big_tpl <<SQL
-CREATE EXTENSION reset_system;
-DO \$\$
-DECLARE
-    per int := ($MROWS * 1000000) / 20;
-BEGIN
-    FOR i IN 1..20 LOOP
-        IF i = 1 THEN
-            EXECUTE format('CREATE TABLE t%s (id bigserial PRIMARY KEY, payload text NOT NULL)', i);
-            EXECUTE format('INSERT INTO t%s (payload) SELECT md5(g::text) FROM generate_series(1, %s) g', i, per);
-        ELSE
-            -- each table references one earlier table: a tree of depth ~5
-            EXECUTE format('CREATE TABLE t%s (id bigserial PRIMARY KEY, parent_id bigint NOT NULL REFERENCES t%s, payload text NOT NULL)',
-                           i, i / 2);
-            EXECUTE format('CREATE INDEX ON t%s (parent_id)', i);
-            EXECUTE format('INSERT INTO t%s (parent_id, payload) SELECT 1 + g %% %s, md5(g::text) FROM generate_series(1, %s) g',
-                           i, per, per);
-        END IF;
-        PERFORM reset_register_table(format('t%s', i)::regclass, 'delete');
-    END LOOP;
-END \$\$;
-VACUUM ANALYZE;
-SQL
+tree_template big_tpl "$(awk -v m="$MROWS" 'BEGIN { printf "%d", m * 1000000 }')"
 
 say "building the many-small template: 200 tables of 10 rows"
 psqlq -d postgres -c "CREATE DATABASE small_tpl"

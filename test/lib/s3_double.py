@@ -144,8 +144,9 @@ import traceback
 import urllib.parse
 import uuid
 import xml.etree.ElementTree as ET
-import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from s3_checksums import CHECKSUMS
 
 S3_XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/"
 MAX_KEYS = 1000
@@ -251,35 +252,6 @@ def valid_bucket_name(name):
     return (BUCKET_RE.match(name) is not None and ".." not in name
             and ".-" not in name and "-." not in name
             and not IPV4_RE.match(name))
-
-
-def _crc32c_table():
-    table = []
-    for i in range(256):
-        crc = i
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0x82F63B78 if crc & 1 else crc >> 1
-        table.append(crc)
-    return table
-
-
-_CRC32C = _crc32c_table()
-
-
-def crc32c(data):
-    crc = 0xFFFFFFFF
-    for byte in data:
-        crc = _CRC32C[(crc ^ byte) & 0xFF] ^ (crc >> 8)
-    return crc ^ 0xFFFFFFFF
-
-
-CHECKSUMS = {
-    "x-amz-checksum-crc32":
-        lambda b: (zlib.crc32(b) & 0xFFFFFFFF).to_bytes(4, "big"),
-    "x-amz-checksum-crc32c": lambda b: crc32c(b).to_bytes(4, "big"),
-    "x-amz-checksum-sha1": lambda b: hashlib.sha1(b).digest(),
-    "x-amz-checksum-sha256": lambda b: hashlib.sha256(b).digest(),
-}
 
 
 def decode_component(raw):

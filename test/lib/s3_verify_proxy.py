@@ -85,8 +85,9 @@ import time
 import urllib.parse
 import uuid
 import xml.etree.ElementTree as ET
-import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from s3_checksums import CHECKSUMS
 
 from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest, HTTPHeaders
@@ -162,34 +163,6 @@ def canonical_query(raw_query):
         key, _, value = piece.partition("=")
         pairs.append((uri_encode(key, "-_.~"), uri_encode(value, "-_.~")))
     return "&".join("%s=%s" % pair for pair in sorted(pairs))
-
-
-def _crc32c_table():
-    table = []
-    for i in range(256):
-        crc = i
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0x82F63B78 if crc & 1 else crc >> 1
-        table.append(crc)
-    return table
-
-
-_CRC32C = _crc32c_table()
-
-
-def crc32c(data):
-    crc = 0xFFFFFFFF
-    for byte in data:
-        crc = _CRC32C[(crc ^ byte) & 0xFF] ^ (crc >> 8)
-    return crc ^ 0xFFFFFFFF
-
-
-CHECKSUM_HEADERS = {
-    "x-amz-checksum-crc32": lambda b: (zlib.crc32(b) & 0xFFFFFFFF).to_bytes(4, "big"),
-    "x-amz-checksum-crc32c": lambda b: crc32c(b).to_bytes(4, "big"),
-    "x-amz-checksum-sha1": lambda b: hashlib.sha1(b).digest(),
-    "x-amz-checksum-sha256": lambda b: hashlib.sha256(b).digest(),
-}
 
 
 class Reject(Exception):
@@ -434,7 +407,7 @@ class Verifier:
                 raise Reject(400, "BadDigest",
                              "The Content-MD5 you specified did not match what "
                              "we received.")
-        for name, func in CHECKSUM_HEADERS.items():
+        for name, func in CHECKSUMS.items():
             value = headers.get(name)
             if value is not None and value.strip() != base64.b64encode(func(body)).decode():
                 raise Reject(400, "BadDigest",
@@ -839,7 +812,7 @@ class ProxyHandler(BaseHTTPRequestHandler):
                                         self.headers, body)
             if info["op"] == "delete_objects":
                 has_checksum = self.headers.get("Content-MD5") is not None or any(
-                    self.headers.get(h) is not None for h in CHECKSUM_HEADERS)
+                    self.headers.get(h) is not None for h in CHECKSUMS)
                 if not has_checksum:
                     raise Reject(400, "InvalidRequest",
                                  "Missing required header for this request: "
@@ -912,7 +885,7 @@ class ProxyHandler(BaseHTTPRequestHandler):
                 forward_headers = _replace_headers(forward_headers, {
                     "content-md5": base64.b64encode(hashlib.md5(forward_body).digest()).decode(),
                     "x-amz-content-sha256": hashlib.sha256(forward_body).hexdigest(),
-                }, drop=set(CHECKSUM_HEADERS))
+                }, drop=set(CHECKSUMS))
                 info = dict(info, forwarded_keys=len(remaining))
         if info["op"] == "delete_objects":
             state.count("keys_forwarded_for_deletion",
