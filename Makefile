@@ -7,7 +7,7 @@
 
 EXTENSION   = reset_system
 MODULE_big  = reset_system
-OBJS        = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
+OBJS        = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c src/storage/*.c)))
 DATA        = $(sort $(wildcard reset_system--*.sql))
 PGFILEDESC  = "reset_system - guarded, atomic reset of an application database"
 
@@ -18,7 +18,7 @@ JANSSON_LIBS   := $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansso
 CURL_CFLAGS    := $(shell curl-config --cflags 2>/dev/null)
 CURL_LIBS      := $(shell curl-config --libs 2>/dev/null || echo -lcurl)
 
-PG_CPPFLAGS = -I$(srcdir)/src $(JANSSON_CFLAGS) $(CURL_CFLAGS)
+PG_CPPFLAGS = -I$(srcdir)/src -I$(srcdir)/src/storage $(JANSSON_CFLAGS) $(CURL_CFLAGS)
 PG_CFLAGS   = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
 SHLIB_LINK  = $(CURL_LIBS) $(JANSSON_LIBS)
 
@@ -37,7 +37,7 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 # every object depends on every header (PGXS tracks none by itself)
-$(OBJS): $(wildcard $(srcdir)/src/*.h)
+$(OBJS): $(wildcard $(srcdir)/src/*.h $(srcdir)/src/storage/*.h)
 
 # The reset-system command-line tool (src/cli), built and installed with
 # the extension, next to the server's binaries.

@@ -20,6 +20,8 @@
  */
 #include "postgres.h"
 
+#include <ctype.h>
+
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
@@ -43,13 +45,17 @@
 #include "reset_system.h"
 
 /*
- * rs_extension_owner: the role that owns the reset_system extension.
+ * rs_extension_lookup: the owner of the installed reset_system extension
+ * and the version of its SQL objects (RS_CATALOG_1_0, ...).
  *
- * pg_extension has no syscache before 16, so scan it by name through its
- * unique index.
+ * The library serves every released script version: a database still at
+ * an older version (installed before the library was upgraded, not yet
+ * ALTER EXTENSION ... UPDATEd) keeps working, and code that needs objects
+ * of a newer script asks for the version first.  pg_extension has no
+ * syscache before 16, so scan it by name through its unique index.
  */
 static Oid
-rs_extension_owner(void)
+rs_extension_lookup(int *catalog_version)
 {
 	Relation	rel;
 	ScanKeyData key;
@@ -57,13 +63,23 @@ rs_extension_owner(void)
 	HeapTuple	tup;
 	Oid			owner = InvalidOid;
 
+	*catalog_version = 0;
 	rel = table_open(ExtensionRelationId, AccessShareLock);
 	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber,
 				F_NAMEEQ, CStringGetDatum(RS_EXTENSION_NAME));
 	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
 	tup = systable_getnext(scan);
 	if (HeapTupleIsValid(tup))
+	{
+		Datum		d;
+		bool		isnull;
+
 		owner = ((Form_pg_extension) GETSTRUCT(tup))->extowner;
+		d = heap_getattr(tup, Anum_pg_extension_extversion,
+						 RelationGetDescr(rel), &isnull);
+		if (!isnull)
+			*catalog_version = rs_parse_catalog_version(TextDatumGetCString(d));
+	}
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
 
@@ -75,6 +91,43 @@ rs_extension_owner(void)
 				 errhint("Run CREATE EXTENSION %s; in this database.",
 						 RS_EXTENSION_NAME)));
 	return owner;
+}
+
+/*
+ * rs_parse_catalog_version: "1.1" -> RS_CATALOG_1_1 (major * 100 + minor);
+ * 0 for anything that is not "digits.digits" (never a version we wrote).
+ */
+int
+rs_parse_catalog_version(const char *version)
+{
+	int			major = 0,
+				minor = 0;
+	const char *p = version;
+
+	if (!isdigit((unsigned char) *p))
+		return 0;
+	while (isdigit((unsigned char) *p) && major < 1000)
+		major = major * 10 + (*p++ - '0');
+	if (*p++ != '.' || !isdigit((unsigned char) *p))
+		return 0;
+	while (isdigit((unsigned char) *p) && minor < 100)
+		minor = minor * 10 + (*p++ - '0');
+	if (*p != '\0' || minor >= 100)
+		return 0;
+	return major * 100 + minor;
+}
+
+/*
+ * rs_catalog_version: the script version of the installed extension's SQL
+ * objects, for code that runs without an RsSession (the purge worker).
+ */
+int
+rs_catalog_version(void)
+{
+	int			version;
+
+	(void) rs_extension_lookup(&version);
+	return version;
 }
 
 /*
@@ -104,7 +157,7 @@ rs_enter(RsSession *s)
 	memset(s, 0, sizeof(*s));
 	s->caller_role = GetUserId();
 	s->caller_search_path = pstrdup(GetConfigOption("search_path", false, false));
-	s->ext_owner = rs_extension_owner();
+	s->ext_owner = rs_extension_lookup(&s->catalog_version);
 	s->guc_nest = NewGUCNestLevel();
 	(void) set_config_option("search_path", "pg_catalog, pg_temp",
 							 PGC_USERSET, PGC_S_SESSION,

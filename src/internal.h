@@ -23,6 +23,7 @@ typedef struct RsSession
 	char	   *caller_search_path; /* the caller's search_path, for user SQL */
 	Oid			caller_role;	/* current_user when the function was called */
 	Oid			ext_owner;		/* owner of the extension */
+	int			catalog_version;	/* its SQL objects' version: RS_CATALOG_* */
 	Oid			saved_userid;	/* for rs_as_owner_begin/end */
 	int			saved_sec_context;
 	bool		as_owner;
@@ -35,6 +36,16 @@ extern void rs_as_owner_end(RsSession *s);
 extern int	rs_use_caller_search_path(RsSession *s);
 extern void rs_restore_settings(int nest);
 
+/*
+ * Versions of the extension's SQL objects (major * 100 + minor).  The
+ * library serves every released version: code that needs an object added
+ * by a later script checks the installed version first.
+ */
+#define RS_CATALOG_1_0	100
+#define RS_CATALOG_1_1	101
+
+extern int	rs_parse_catalog_version(const char *version);
+extern int	rs_catalog_version(void);
 extern Oid	rs_extension_oid(void);
 extern Oid	rs_internal_schema_oid(void);
 

@@ -34,7 +34,7 @@
 
 #include "compat.h"
 #include "environment.h"
-#include "http.h"
+#include "transfer.h"
 #include "notify.h"
 #include "purge.h"
 #include "render.h"

@@ -45,7 +45,7 @@
 
 #include "compat.h"
 #include "config.h"
-#include "http.h"
+#include "transfer.h"
 #include "journal.h"
 #include "notify.h"
 #include "purge.h"

@@ -8,10 +8,23 @@
 
 set -euo pipefail
 
-PGVER=${PGVER:-15}
-PGBIN=/usr/lib/postgresql/$PGVER/bin
-PG_CONFIG=$PGBIN/pg_config
-PGXS_DIR=/usr/lib/postgresql/$PGVER/lib/pgxs
+# The server to build and test against: PGVER picks Debian's packaged
+# major version (15 unless told); PG_CONFIG, when set, names any other
+# installation's pg_config (a relocated copy, a build of your own) and
+# takes precedence.
+if [ -n "${PG_CONFIG:-}" ]; then
+    PGVER=$("$PG_CONFIG" --version | sed -E 's/^PostgreSQL ([0-9]+).*/\1/')
+    PGBIN=$("$PG_CONFIG" --bindir)
+    PGXS_DIR=$("$PG_CONFIG" --pkglibdir)/pgxs
+else
+    PGVER=${PGVER:-15}
+    PGBIN=/usr/lib/postgresql/$PGVER/bin
+    PG_CONFIG=$PGBIN/pg_config
+    PGXS_DIR=/usr/lib/postgresql/$PGVER/lib/pgxs
+fi
+# TAP tests of concurrent runs reserve their ports in one place.
+export PG_TEST_PORT_DIR=${PG_TEST_PORT_DIR:-/tmp/reset_system-ports}
+mkdir -p "$PG_TEST_PORT_DIR" 2>/dev/null && chmod 1777 "$PG_TEST_PORT_DIR" 2>/dev/null || true
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
 say() { printf '\n==> %s\n' "$*"; }

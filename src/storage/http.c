@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * storage_http.c
+ * http.c
  *	  The "http" storage backend: a plain HTTP or WebDAV server, where an
  *	  object is a URL under a base URL (nginx with the DAV module, Apache
  *	  mod_dav, most WebDAV stores).
@@ -32,7 +32,7 @@
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 
-#include "http.h"
+#include "transfer.h"
 #include "storage.h"
 #include "webutil.h"
 

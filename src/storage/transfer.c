@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * http.c
+ * transfer.c
  *	  HTTP requests from the purge worker, with libcurl.
  *
  * The rules for curl inside a PostgreSQL process: no signal handlers of
@@ -20,7 +20,7 @@
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 
-#include "http.h"
+#include "transfer.h"
 
 #define RS_HTTP_MAX_BODY (8 * 1024 * 1024)
 

@@ -1,12 +1,12 @@
 /*-------------------------------------------------------------------------
  *
- * http.h
+ * transfer.h
  *	  HTTP requests from the purge worker, with libcurl.
  *
  *-------------------------------------------------------------------------
  */
-#ifndef RESET_SYSTEM_HTTP_H
-#define RESET_SYSTEM_HTTP_H
+#ifndef RESET_SYSTEM_TRANSFER_H
+#define RESET_SYSTEM_TRANSFER_H
 
 #include "postgres.h"
 
@@ -54,4 +54,4 @@ extern RsHttpResult rs_http_request(const char *method, const char *url,
 									long timeout_ms);
 extern bool rs_http_retryable(const RsHttpResult *r);
 
-#endif							/* RESET_SYSTEM_HTTP_H */
+#endif							/* RESET_SYSTEM_TRANSFER_H */

@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * storage_file.c
+ * file.c
  *	  The "file" storage backend: uploaded files in a local directory.
  *
  * Options: {"root": "/absolute/directory"}.

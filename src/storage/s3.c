@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * storage_s3.c
+ * s3.c
  *	  The "s3" storage backend: Amazon S3 and S3-compatible stores.
  *
  * Options: {"bucket": "...", "region": "us-east-1", "endpoint":
@@ -34,7 +34,7 @@
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 
-#include "http.h"
+#include "transfer.h"
 #include "storage.h"
 #include "webutil.h"
 

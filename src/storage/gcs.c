@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * storage_gcs.c
+ * gcs.c
  *	  The "gcs" storage backend: Google Cloud Storage, JSON API.
  *
  * Options: {"bucket": "...", "prefix_root": "optional/", "endpoint":
@@ -36,7 +36,7 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
-#include "http.h"
+#include "transfer.h"
 #include "storage.h"
 #include "webutil.h"
 
