@@ -106,6 +106,23 @@ rs_digest(bool sha256, const void *data, size_t len, uint8 *out)
 #endif
 }
 
+/*
+ * Base64 (common/base64.h): the byte buffers became "const uint8 *" /
+ * "uint8 *" in 18; before, they were char.  Callers pass bytes.
+ */
+#include "common/base64.h"
+#if PG_VERSION_NUM >= 180000
+#define rs_b64_encode(src, len, dst, dstlen) \
+	pg_b64_encode((const uint8 *) (src), (len), (dst), (dstlen))
+#define rs_b64_decode(src, len, dst, dstlen) \
+	pg_b64_decode((src), (len), (uint8 *) (dst), (dstlen))
+#else
+#define rs_b64_encode(src, len, dst, dstlen) \
+	pg_b64_encode((const char *) (src), (len), (dst), (dstlen))
+#define rs_b64_decode(src, len, dst, dstlen) \
+	pg_b64_decode((src), (len), (char *) (dst), (dstlen))
+#endif
+
 /* The xid8 type (FullTransactionId at SQL level) exists from 13 on. */
 #define RS_HAVE_XID8 1
 

@@ -16,6 +16,7 @@
 #include "postgres.h"
 
 #include "common/base64.h"
+#include "common/hmac.h"
 #include "lib/stringinfo.h"
 
 #include "compat.h"
@@ -59,9 +60,76 @@ rs_md5_base64(const void *data, size_t len)
 
 	if (!rs_digest(false, data, len, d))
 		elog(ERROR, "reset_system: could not compute an MD5 digest");
-	n = pg_b64_encode((const char *) d, MD5_DIGEST_LENGTH, out,
-					  pg_b64_enc_len(MD5_DIGEST_LENGTH));
+	n = rs_b64_encode(d, MD5_DIGEST_LENGTH, out, pg_b64_enc_len(MD5_DIGEST_LENGTH));
 	out[Max(n, 0)] = '\0';
+	return out;
+}
+
+/*
+ * rs_hmac_sha256: HMAC-SHA256 of data under key into out (32 bytes), with
+ * PostgreSQL's own implementation (common/hmac.h): request signing for S3
+ * (SigV4) and Azure (Shared Key) needs nothing else.
+ */
+void
+rs_hmac_sha256(const void *key, size_t keylen, const void *data, size_t len,
+			   uint8 *out)
+{
+	pg_hmac_ctx *ctx = pg_hmac_create(PG_SHA256);
+	bool		ok;
+
+	if (ctx == NULL)
+		elog(ERROR, "reset_system: out of memory for an HMAC context");
+	ok = pg_hmac_init(ctx, (const uint8 *) key, keylen) == 0 &&
+		pg_hmac_update(ctx, (const uint8 *) data, len) == 0 &&
+		pg_hmac_final(ctx, out, PG_SHA256_DIGEST_LENGTH) == 0;
+	pg_hmac_free(ctx);
+	if (!ok)
+		elog(ERROR, "reset_system: could not compute an HMAC-SHA256");
+}
+
+/*
+ * rs_hex_encode: bytes as lowercase hex (signatures, digests).
+ */
+char *
+rs_hex_encode(const uint8 *bytes, int n)
+{
+	return rs_hex(bytes, n);
+}
+
+/*
+ * rs_base64_encode: bytes as base64 (no line breaks), NUL-terminated.
+ */
+char *
+rs_base64_encode(const void *data, int len)
+{
+	int			cap = pg_b64_enc_len(len);
+	char	   *out = palloc(cap + 1);
+	int			n = rs_b64_encode(data, len, out, cap);
+
+	if (n < 0)
+		elog(ERROR, "reset_system: could not encode %d bytes as base64", len);
+	out[n] = '\0';
+	return out;
+}
+
+/*
+ * rs_base64_decode: the bytes of base64 text (whitespace not allowed);
+ * NULL when it is not valid base64.  *len receives their number.
+ */
+uint8 *
+rs_base64_decode(const char *text, int *len)
+{
+	int			tlen = strlen(text);
+	int			cap = pg_b64_dec_len(tlen);
+	uint8	   *out = palloc(cap + 1);
+	int			n = rs_b64_decode(text, tlen, out, cap);
+
+	if (n < 0)
+	{
+		pfree(out);
+		return NULL;
+	}
+	*len = n;
 	return out;
 }
 
