@@ -277,12 +277,13 @@ AS 'MODULE_PATHNAME', 'reset_register_table';
 COMMENT ON FUNCTION reset_register_table(regclass, text, text, text[]) IS
     'Register a table: action ''delete'' (a reset deletes its rows) or ''preserve'' (kept and counted). label names its rows in reports; storage_columns are text columns holding storage object keys. Registering again replaces the registration.';
 
-CREATE FUNCTION reset_register_rebuild(label text, command text)
+CREATE FUNCTION reset_register_rebuild(label text, command text,
+                                       allow_duplicate boolean DEFAULT false)
 RETURNS void
 LANGUAGE C VOLATILE
 AS 'MODULE_PATHNAME', 'reset_register_rebuild';
-COMMENT ON FUNCTION reset_register_rebuild(text, text) IS
-    'Register a rebuild step: SQL run after the deletes, in registration order. If it returns one integer, that is the count reported.';
+COMMENT ON FUNCTION reset_register_rebuild(text, text, boolean) IS
+    'Register a rebuild step: SQL run after the deletes, in registration order, as the registering role. A command already registered under another label is refused unless allow_duplicate. The report says what it did (rows inserted, updated, deleted, or the integer it returned).';
 
 CREATE FUNCTION reset_unregister(tbl regclass)
 RETURNS void
