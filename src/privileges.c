@@ -51,6 +51,11 @@ static const char *const operator_functions[] = {
 	"reset_backups()", "reset_backup_drop(bigint)"
 };
 
+/* read functions added in 1.1 */
+static const char *const operator_functions_1_1[] = {
+	"reset_history_detail(bigint)", "reset_purge_totals(bigint)"
+};
+
 static const char *const unlock_functions[] = {
 	"reset_unlock(interval)", "reset_lock()"
 };
@@ -135,6 +140,8 @@ reset_grant_operator(PG_FUNCTION_ARGS)
 	v[0] = CStringGetTextDatum(psprintf("GRANT USAGE ON SCHEMA %s TO %s;", quote_identifier(schema), role));
 	tuplestore_putvalues(store, tupdesc, v, nulls);
 	grant_all(store, tupdesc, schema, role, operator_functions, lengthof(operator_functions));
+	if (s.catalog_version >= RS_CATALOG_1_1)
+		grant_all(store, tupdesc, schema, role, operator_functions_1_1, lengthof(operator_functions_1_1));
 	if (!PG_ARGISNULL(1) && PG_GETARG_BOOL(1))
 		grant_all(store, tupdesc, schema, role, unlock_functions, lengthof(unlock_functions));
 	if (!PG_ARGISNULL(2) && PG_GETARG_BOOL(2))
