@@ -35,7 +35,9 @@
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
+#include "utils/acl.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
 
 #include "plan.h"
 #include "reset_system.h"
@@ -337,14 +339,15 @@ typedef struct CountItem
 {
 	Oid			relid;
 	char		relkind;
+	bool		only;			/* count this relation alone (FROM ONLY) */
 	char	   *qname;
 	int64		rows;
 	bool		estimated;
 } CountItem;
 
 /*
- * count_plain: exact counts of tables without partitions or children,
- * many per query.
+ * count_plain: exact counts of tables without partitions or children (or
+ * of the relations of a tree one by one), many per query.
  */
 static void
 count_plain(List *items)
@@ -359,8 +362,10 @@ count_plain(List *items)
 		initStringInfo(&sql);
 		appendStringInfoString(&sql, "SELECT ");
 		for (int i = start; i < end; i++)
-			appendStringInfo(&sql, "%s(SELECT pg_catalog.count(*) FROM %s)",
-							 i > start ? ", " : "", ((CountItem *) list_nth(items, i))->qname);
+			appendStringInfo(&sql, "%s(SELECT pg_catalog.count(*) FROM %s%s)",
+							 i > start ? ", " : "",
+							 ((CountItem *) list_nth(items, i))->only ? "ONLY " : "",
+							 ((CountItem *) list_nth(items, i))->qname);
 		rs_spi(sql.data, 0, NULL, NULL, NULL, false, SPI_OK_SELECT);
 		for (int i = start; i < end; i++)
 			((CountItem *) list_nth(items, i))->rows = rs_spi_int64(0, i - start, 0);
@@ -370,10 +375,40 @@ count_plain(List *items)
 }
 
 /*
+ * countable_alone: may every relation of t's tree be counted on its own
+ * (FROM ONLY), which is as fast as counting the tree?  Only when the
+ * caller may read each of them and none has row security (a partition
+ * read directly applies its own policies, not its parent's).
+ */
+static bool
+countable_alone(RsTable *t)
+{
+	List	   *relids = list_make1_oid(t->relid);
+	ListCell   *lc;
+
+	foreach(lc, t->members)
+		relids = lappend_oid(relids, ((RsMember *) lfirst(lc))->relid);
+	foreach(lc, relids)
+	{
+		HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(lfirst_oid(lc)));
+		bool		rls;
+
+		if (!HeapTupleIsValid(tup))
+			return false;
+		rls = ((Form_pg_class) GETSTRUCT(tup))->relrowsecurity;
+		ReleaseSysCache(tup);
+		if (rls || pg_class_aclcheck(lfirst_oid(lc), GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+			return false;
+	}
+	return true;
+}
+
+/*
  * count_tree: exact counts of every relation in t's tree, in one scan of
  * t: rows grouped by the relation that stores them.  Reading through the
  * registered table needs SELECT on it only, as TRUNCATE needs TRUNCATE on
- * it only (not on each partition).
+ * it only (not on each partition).  Used when the relations cannot be
+ * counted one by one (countable_alone): the grouping costs more.
  */
 static void
 count_tree(RsTable *t, List *items)
@@ -504,6 +539,20 @@ rs_tree_count(List *tables, bool estimate)
 		}
 		if (t->members == NIL)
 			plain = lappend(plain, linitial(items));
+		else if (countable_alone(t))
+		{
+			ListCell   *lc3;
+
+			foreach(lc3, items)
+			{
+				CountItem  *it = (CountItem *) lfirst(lc3);
+
+				it->only = true;
+				it->rows = 0;
+				if (it->relkind != RELKIND_PARTITIONED_TABLE)
+					plain = lappend(plain, it);
+			}
+		}
 		else
 			count_tree(t, items);
 	}
