@@ -19,6 +19,22 @@ CREATE TABLE store.invoices (id int);
 SELECT * FROM test_plan() WHERE line ~ 'invoices';
 SELECT regexp_replace(e, '[0-9a-f]{16}', '<token>', 'g') AS error
 FROM test_error_full(format('SELECT reset_execute(%L, %L)', 'RESET-EVERYTHING', :'token')) e;
+-- the error names the token given, never the new one
+CREATE FUNCTION test_error_text(cmd text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    msg text; det text; hnt text;
+BEGIN
+    EXECUTE cmd;
+    RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL, hnt = PG_EXCEPTION_HINT;
+    RETURN concat_ws(E'\n', msg, det, hnt);
+END
+$$;
+SELECT position(:'token' IN e) > 0 AS names_given_token,
+       position(test_token() IN e) = 0 AS new_token_not_shown
+FROM test_error_text(format('SELECT reset_execute(%L, %L)', 'RESET-EVERYTHING', :'token')) e;
+DROP FUNCTION test_error_text(text);
 SELECT store.fingerprint() = :'before' AS unchanged;
 -- the new plan's token runs, and its result repeats the plan's warning
 BEGIN;
@@ -60,6 +76,10 @@ SELECT test_token() = :'token' AS token_back;
 -- the phrase hint carries the token the caller passed
 SELECT regexp_replace(e, '[0-9a-f]{16}', '<token>', 'g') AS error
 FROM test_error_full(format('SELECT reset_execute(%L, %L)', 'reset-everything', :'token')) e;
+SELECT e = format('HINT:     To go ahead, run: SELECT reset_execute(%L, %L); after reading the plan.',
+                  'RESET-EVERYTHING', :'token') AS hint_has_callers_token
+FROM test_error_full(format('SELECT reset_execute(%L, %L)', 'reset-everything', :'token')) e
+WHERE e LIKE 'HINT:%';
 
 SET client_min_messages = warning;
 DROP TABLE store.visits, store.notes;
