@@ -64,6 +64,16 @@ SELECT count(*) AS preserved_rows_kept FROM hier.pp;
 -- its fix: keep it with its parent
 SELECT reset_register_table('hier.standalone', 'preserve', 'standalone');
 SELECT * FROM test_plan() WHERE line ~ 'pp|standalone|^Blockers';
+-- with a tree of its own below it: one blocker, not one per partition
+CREATE TABLE hier.kept (id int, k text) PARTITION BY LIST (k);
+CREATE TABLE hier.kept_x PARTITION OF hier.kept FOR VALUES IN ('x') PARTITION BY LIST (id);
+CREATE TABLE hier.kept_x1 PARTITION OF hier.kept_x FOR VALUES IN (1);
+SELECT reset_register_table('hier.kept', 'preserve', 'kept');
+SELECT reset_register_table('hier.kept_x', 'delete', 'kept x');
+SELECT * FROM test_plan() WHERE line ~ '^Blockers|^  - ';
+SELECT reset_unregister('hier.kept');
+SELECT reset_unregister('hier.kept_x');
+DROP TABLE hier.kept;
 
 -- the reverse: a preserved table inside a deleted table's tree
 SELECT reset_unregister('hier.pp');

@@ -280,6 +280,15 @@ rs_tree_analyze(RsPlan *plan)
 		int			i = 0;
 		ListCell   *lc2;
 
+		/*
+		 * A root inside a tree registered the other way was reported by
+		 * check_registered_inside, its whole tree with it.
+		 */
+		bool		inside_other = list_member_oid(root->action == RS_ACTION_DELETE
+												   ? plan->effective_preserve
+												   : plan->effective_delete,
+												   root->relid);
+
 		foreach(lc2, root->members)
 		{
 			RsMember   *m = (RsMember *) lfirst(lc2);
@@ -291,7 +300,8 @@ rs_tree_analyze(RsPlan *plan)
 			 * by check_registered_inside already.  Members come depth first,
 			 * so the parent's flag is known.
 			 */
-			flagged[i] = m->registered != NULL && m->registered->action != root->action;
+			flagged[i] = inside_other ||
+				(m->registered != NULL && m->registered->action != root->action);
 			for (int j = i - 1; j >= 0 && !flagged[i]; j--)
 				if (((RsMember *) list_nth(root->members, j))->relid == m->parent)
 				{
