@@ -277,12 +277,13 @@ AS 'MODULE_PATHNAME', 'reset_register_table';
 COMMENT ON FUNCTION reset_register_table(regclass, text, text, text[]) IS
     'Register a table: action ''delete'' (a reset deletes its rows) or ''preserve'' (kept and counted). label names its rows in reports; storage_columns are text columns holding storage object keys. Registering again replaces the registration.';
 
-CREATE FUNCTION reset_register_rebuild(label text, command text)
+CREATE FUNCTION reset_register_rebuild(label text, command text,
+                                       allow_duplicate boolean DEFAULT false)
 RETURNS void
 LANGUAGE C VOLATILE
 AS 'MODULE_PATHNAME', 'reset_register_rebuild';
-COMMENT ON FUNCTION reset_register_rebuild(text, text) IS
-    'Register a rebuild step: SQL run after the deletes, in registration order. If it returns one integer, that is the count reported.';
+COMMENT ON FUNCTION reset_register_rebuild(text, text, boolean) IS
+    'Register a rebuild step: SQL run after the deletes, in registration order, as the registering role. A command already registered under another label is refused unless allow_duplicate. The report says what it did (rows inserted, updated, deleted, or the integer it returned).';
 
 CREATE FUNCTION reset_unregister(tbl regclass)
 RETURNS void
@@ -421,13 +422,41 @@ AS 'MODULE_PATHNAME', 'reset_history';
 COMMENT ON FUNCTION reset_history() IS
     'Every reset and every attempt, newest first: completed resets, refusals, failures, rolled-back resets, unlocks and locks.';
 
+CREATE FUNCTION reset_history_detail(reset_id bigint DEFAULT NULL,
+                                     OUT id bigint, OUT started_at timestamptz, OUT finished_at timestamptz,
+                                     OUT role_name name, OUT session_role name, OUT database_name name,
+                                     OUT environment text, OUT mode text, OUT plan_token text,
+                                     OUT rows_deleted bigint, OUT deleted jsonb, OUT preserved jsonb,
+                                     OUT rebuilt jsonb, OUT transaction_id xid8, OUT client_addr inet,
+                                     OUT application_name text, OUT purge_objects bigint, OUT purged bigint,
+                                     OUT purge_failed bigint, OUT purge_finished_at timestamptz,
+                                     OUT terminated text[], OUT unlock_id bigint)
+RETURNS SETOF record
+LANGUAGE C STABLE
+AS 'MODULE_PATHNAME', 'reset_history_detail';
+COMMENT ON FUNCTION reset_history_detail(bigint) IS
+    'Every completed reset (or the one given), newest first, with every column of reset_system.history: per-table counts, preserved counts, what each rebuild step did, and the purge totals.';
+
+CREATE FUNCTION reset_purge_totals(reset_id bigint DEFAULT NULL,
+                                   OUT id bigint, OUT reset_at timestamptz,
+                                   OUT objects bigint, OUT purged bigint, OUT kept bigint,
+                                   OUT cancelled bigint, OUT failed bigint, OUT pending bigint,
+                                   OUT prefixes bigint, OUT prefixes_pending bigint, OUT prefixes_failed bigint,
+                                   OUT uploads bigint, OUT uploaded bigint, OUT uploads_pending bigint,
+                                   OUT uploads_failed bigint, OUT finished_at timestamptz)
+RETURNS SETOF record
+LANGUAGE C STABLE
+AS 'MODULE_PATHNAME', 'reset_purge_totals';
+COMMENT ON FUNCTION reset_purge_totals(bigint) IS
+    'The storage purge of every completed reset (or the one given), newest first, counted from the queue now: objects (keys of storage columns and keys listed under prefixes) = purged + kept + cancelled + failed + pending; prefixes and uploads apart.';
+
 CREATE FUNCTION reset_grant_operator(role regrole, can_unlock boolean DEFAULT false,
                                      can_configure boolean DEFAULT false)
 RETURNS SETOF text
 LANGUAGE C VOLATILE
 AS 'MODULE_PATHNAME', 'reset_grant_operator';
 COMMENT ON FUNCTION reset_grant_operator(regrole, boolean, boolean) IS
-    'Grant a role what an operator needs: EXECUTE on the plan, execute, purge and history functions; with can_unlock also reset_unlock/reset_lock; with can_configure also the registration functions. Returns the GRANT statements it ran.';
+    'Grant a role what an operator needs: USAGE on the functions'' schema and EXECUTE on the plan, execute, purge, history, storage check, backup and restore functions; with can_unlock also reset_unlock/reset_lock; with can_configure also the registration functions and reset_seed_object. Returns the GRANT statements it ran, and lists what the role lacks on the registered tables.';
 
 -- Nothing is callable by PUBLIC: an operator is granted explicitly.
 DO $$

@@ -43,7 +43,7 @@ FROM reset_config() WHERE kind = 'rebuild' ORDER BY position;
 CREATE SCHEMA decoy;
 CREATE TABLE decoy.coupons (id serial, code text);
 SET search_path = decoy, public;
-SELECT reset_execute('RESET-EVERYTHING') ~ 'Recreated 1 welcome coupon' AS ran;
+SELECT reset_execute('RESET-EVERYTHING') ~ 'Rebuild "welcome coupon": inserted 1 row' AS ran;
 RESET search_path;
 SELECT count(*) AS rows_in_decoy FROM decoy.coupons;
 SELECT id, code FROM store.coupons ORDER BY id;

@@ -27,7 +27,7 @@ SELECT test_error($$SELECT reset_execute('RESET-EVERYTHING')$$);
 -- raising it for the reset's own transaction is the explicit override
 BEGIN;
 SET LOCAL reset_system.max_rows = 147;
-SELECT reset_execute('RESET-EVERYTHING') ~ 'System reset complete' AS ran;
+SELECT reset_execute('RESET-EVERYTHING') ~ 'Reset done; it takes effect when this transaction commits.$' AS ran;
 ROLLBACK;
 SHOW reset_system.max_rows;
 RESET reset_system.max_rows;

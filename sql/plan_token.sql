@@ -32,5 +32,5 @@ SELECT store.fingerprint() = :'before' AS unchanged;
 
 -- the current token runs
 BEGIN;
-SELECT reset_execute('RESET-EVERYTHING', test_token()) ~ 'System reset complete.$' AS ran;
+SELECT reset_execute('RESET-EVERYTHING', test_token()) ~ 'Reset done; it takes effect when this transaction commits.$' AS ran;
 ROLLBACK;

@@ -54,7 +54,7 @@ ALTER TABLE store.coupons OWNER TO rs_app_owner;
 SELECT * FROM reset_grant_operator('rs_app_owner', can_unlock => true, can_configure => true);
 SET ROLE rs_app_owner;
 BEGIN;
-SELECT reset_execute('RESET-EVERYTHING') ~ 'System reset complete' AS ran;
+SELECT reset_execute('RESET-EVERYTHING') ~ 'Reset done; it takes effect when this transaction commits.$' AS ran;
 SELECT role_name, outcome FROM reset_history() LIMIT 1;
 ROLLBACK;
 -- the internal tables stay out of reach, even for an operator
@@ -77,7 +77,7 @@ SELECT reset_execute('RESET-EVERYTHING');
 SELECT rolsuper FROM pg_roles WHERE rolname = 'rs_app_owner';
 SELECT reset_unregister_rebuild('escalate');
 BEGIN;
-SELECT reset_execute('RESET-EVERYTHING') ~ 'Ran rebuild step "who am i"' AS ran_as_registrant;
+SELECT reset_execute('RESET-EVERYTHING') ~ 'Rebuild "who am i": ran' AS ran_as_registrant;
 ROLLBACK;
 SELECT reset_unregister_rebuild('who am i');
 

@@ -36,6 +36,7 @@
 #include "utils/timestamp.h"
 
 #include "backup.h"
+#include "purge_totals.h"
 #include "guards.h"
 #include "render.h"
 #include "reset_system.h"
@@ -288,6 +289,11 @@ rs_backup_retain(RsSession *s, StringInfo report)
 	rs_as_owner_end(s);
 }
 
+/* " and N prefix(es)" when prefixes are still to be listed (purge_totals.h counts) */
+#define RS_BACKUP_PREFIXES_PENDING \
+	"CASE WHEN q.prefixes_pending OPERATOR(pg_catalog.>) 0" \
+	" THEN ' and ' || q.prefixes_pending || ' prefix(es)' ELSE '' END"
+
 /*
  * reset_backups() returns setof (reset_id, taken_at, schema_name, tables,
  * rows, size_bytes, purge, restored_at, dropped_at)
@@ -304,25 +310,21 @@ reset_backups(PG_FUNCTION_ARGS)
 	SPI_connect();
 	rs_as_owner_begin(&s);
 	n = rs_spi("SELECT b.reset_id, b.taken_at, b.schema_name, pg_catalog.jsonb_array_length(b.tables), b.rows, b.size_bytes,"
-			   " CASE WHEN q.pending OPERATOR(pg_catalog.>) 0 AND q.held OPERATOR(pg_catalog.>) 0"
-			   "        THEN q.pending || ' object(s) held by reset_system.purge_delay'"
-			   "      WHEN q.pending OPERATOR(pg_catalog.>) 0"
-			   "        THEN q.pending || ' object(s) pending, first at ' || q.next_at"
-			   "      WHEN q.total OPERATOR(pg_catalog.=) 0 THEN 'nothing to purge'"
+			   " CASE WHEN q.pending OPERATOR(pg_catalog.+) q.prefixes_pending OPERATOR(pg_catalog.>) 0"
+			   "       AND q.held OPERATOR(pg_catalog.>) 0"
+			   "        THEN q.pending || ' object(s)' || " RS_BACKUP_PREFIXES_PENDING " || ' held by reset_system.purge_delay'"
+			   "      WHEN q.pending OPERATOR(pg_catalog.+) q.prefixes_pending OPERATOR(pg_catalog.>) 0"
+			   "        THEN q.pending || ' object(s)' || " RS_BACKUP_PREFIXES_PENDING " || ' pending, first at ' || q.next_at"
+			   "      WHEN q.objects OPERATOR(pg_catalog.+) q.prefixes OPERATOR(pg_catalog.=) 0 THEN 'nothing to purge'"
 			   "      ELSE q.purged || ' purged, ' || q.cancelled || ' cancelled, ' || q.failed || ' failed' END,"
 			   " (SELECT pg_catalog.max(r.restored_at) FROM reset_system.restores r"
 			   "   WHERE r.reset_id OPERATOR(pg_catalog.=) b.reset_id),"
 			   " b.dropped_at"
 			   " FROM reset_system.backups b,"
-			   " LATERAL (SELECT pg_catalog.count(*) AS total,"
-			   "   pg_catalog.count(*) FILTER (WHERE state OPERATOR(pg_catalog.=) 'pending') AS pending,"
+			   " LATERAL (SELECT" RS_PURGE_TOTALS_SELECT ","
 			   "   pg_catalog.count(*) FILTER (WHERE hold_for IS NOT NULL) AS held,"
-			   "   pg_catalog.min(next_attempt_at) FILTER (WHERE state OPERATOR(pg_catalog.=) 'pending') AS next_at,"
-			   "   pg_catalog.count(*) FILTER (WHERE outcome OPERATOR(pg_catalog.=) ANY (ARRAY['deleted', 'already gone'])) AS purged,"
-			   "   pg_catalog.count(*) FILTER (WHERE outcome OPERATOR(pg_catalog.~~) 'cancelled%') AS cancelled,"
-			   "   pg_catalog.count(*) FILTER (WHERE state OPERATOR(pg_catalog.=) 'failed') AS failed"
-			   "   FROM reset_system.purge_queue pq WHERE pq.reset_id OPERATOR(pg_catalog.=) b.reset_id"
-			   "     AND pq.kind OPERATOR(pg_catalog.<>) 'upload') q"
+			   "   pg_catalog.min(next_attempt_at) FILTER (WHERE state OPERATOR(pg_catalog.=) 'pending') AS next_at"
+			   "   FROM reset_system.purge_queue pq WHERE pq.reset_id OPERATOR(pg_catalog.=) b.reset_id) q"
 			   " ORDER BY b.reset_id DESC",
 			   0, NULL, NULL, NULL, true, SPI_OK_SELECT);
 	for (int i = 0; i < n; i++)

@@ -30,6 +30,8 @@
 #include "compat.h"
 #include "config.h"
 #include "internal.h"
+#include "rebuild.h"
+#include "render.h"
 #include "reset_system.h"
 #include "storage_config.h"
 
@@ -106,8 +108,12 @@ parse_action(const char *action, const char *tablename)
 
 /*
  * check_registrable_table: a table may be registered when it is an
- * ordinary or partitioned table, permanent, not a partition, and not part
- * of the system or of reset_system itself.
+ * ordinary or partitioned table (or a foreign table that is a partition or
+ * inheritance child), permanent, and not part of the system or of
+ * reset_system itself.  A partition or child may be registered: it is
+ * then listed under its parent with its own label, and registering one
+ * outside the schemas of registered tables is how an operator confirms
+ * that a reset empties it with its parent.
  */
 static void
 check_registrable_table(Oid relid)
@@ -140,7 +146,8 @@ check_registrable_table(Oid relid)
 			kind = "a materialized view";
 			break;
 		case RELKIND_FOREIGN_TABLE:
-			kind = "a foreign table";
+			if (!cls->relispartition && !has_superclass(relid))
+				kind = "a foreign table";
 			break;
 		case RELKIND_SEQUENCE:
 			kind = "a sequence";
@@ -162,18 +169,6 @@ check_registrable_table(Oid relid)
 				 errmsg("cannot register temporary table \"%s\"", name),
 				 errdetail("Temporary tables disappear with the session that created them.")));
 
-	if (cls->relispartition)
-	{
-		Oid			parent = get_partition_parent_compat(relid);
-
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("cannot register partition \"%s\"", name),
-				 errdetail("A partition is reset together with its partitioned table."),
-				 errhint("Register the partitioned table \"%s\" instead.",
-						 rs_qualified_name(parent, false))));
-	}
-
 	if (IsCatalogNamespace(cls->relnamespace) ||
 		IsToastNamespace(cls->relnamespace) ||
 		strcmp(nspname, "information_schema") == 0)
@@ -192,6 +187,56 @@ check_registrable_table(Oid relid)
 }
 
 /*
+ * rs_storage_column_state: can column of relid be read as storage keys
+ * now?  *type is set to its type when it exists.  Storage columns hold
+ * object keys: text, varchar, char, or a domain over one of them.
+ */
+RsColumnState
+rs_storage_column_state(Oid relid, const char *column, Oid *type)
+{
+	AttrNumber	attnum = get_attnum(relid, column);
+	Oid			base;
+
+	*type = InvalidOid;
+	if (attnum == InvalidAttrNumber)
+		return RS_COLUMN_MISSING;
+	if (attnum < 0)
+		return RS_COLUMN_SYSTEM;
+	*type = get_atttype(relid, attnum);
+	base = getBaseType(*type);
+	if (base != TEXTOID && base != VARCHAROID && base != BPCHAROID)
+		return RS_COLUMN_NOT_TEXT;
+	return RS_COLUMN_OK;
+}
+
+/*
+ * rs_register_table_call: the reset_register_table() call that registers
+ * relid with this action, label and storage columns, for the fixes a plan
+ * suggests.
+ */
+char *
+rs_register_table_call(Oid relid, RsAction action, const char *label, List *storage_columns)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "SELECT reset_register_table(%s, '%s', %s",
+					 quote_literal_cstr(rs_qualified_name(relid, true)), rs_action_name(action),
+					 quote_literal_cstr(label));
+	if (storage_columns != NIL)
+	{
+		appendStringInfoString(&buf, ", ARRAY[");
+		foreach(lc, storage_columns)
+			appendStringInfo(&buf, "%s%s", lc == list_head(storage_columns) ? "" : ", ",
+							 quote_literal_cstr((char *) lfirst(lc)));
+		appendStringInfoChar(&buf, ']');
+	}
+	appendStringInfoString(&buf, ");");
+	return buf.data;
+}
+
+/*
  * check_storage_columns: every name is a distinct, existing column of a
  * text-like type (text, varchar, char, or a domain over one of them).
  */
@@ -205,7 +250,6 @@ check_storage_columns(Oid relid, List *columns)
 	foreach(lc, columns)
 	{
 		char	   *col = (char *) lfirst(lc);
-		AttrNumber	attnum;
 		Oid			typid;
 
 		if (col == NULL)
@@ -219,24 +263,153 @@ check_storage_columns(Oid relid, List *columns)
 							col, tablename)));
 		seen = lappend(seen, makeString(col));
 
-		attnum = get_attnum(relid, col);
-		if (attnum == InvalidAttrNumber)
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_COLUMN),
-					 errmsg("column \"%s\" of table \"%s\" does not exist", col, tablename),
-					 errhint("storage_columns names the columns that hold storage object keys; column names are case-sensitive.")));
-		if (attnum < 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("system column \"%s\" cannot be a storage column", col)));
+		switch (rs_storage_column_state(relid, col, &typid))
+		{
+			case RS_COLUMN_MISSING:
+				ereport(ERROR,
+						(errcode(ERRCODE_UNDEFINED_COLUMN),
+						 errmsg("column \"%s\" of table \"%s\" does not exist", col, tablename),
+						 errhint("storage_columns names the columns that hold storage object keys; column names are case-sensitive.")));
+				break;
+			case RS_COLUMN_SYSTEM:
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("system column \"%s\" cannot be a storage column", col)));
+				break;
+			case RS_COLUMN_NOT_TEXT:
+				ereport(ERROR,
+						(errcode(ERRCODE_DATATYPE_MISMATCH),
+						 errmsg("column \"%s\" of table \"%s\" is of type %s, not text",
+								col, tablename, format_type_be(typid)),
+						 errdetail("Storage columns hold object keys and must be text, varchar or char.")));
+				break;
+			case RS_COLUMN_OK:
+				break;
+		}
+	}
+}
 
-		typid = getBaseType(get_atttype(relid, attnum));
-		if (typid != TEXTOID && typid != VARCHAROID && typid != BPCHAROID)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATATYPE_MISMATCH),
-					 errmsg("column \"%s\" of table \"%s\" is of type %s, not text",
-							col, tablename, format_type_be(get_atttype(relid, attnum))),
-					 errdetail("Storage columns hold object keys and must be text, varchar or char.")));
+/*
+ * check_register_rights: registering a table for deletion needs DELETE or
+ * TRUNCATE on it, for preservation SELECT, so a role allowed to register
+ * tables cannot point a reset (run later by a more privileged role) at a
+ * table it could not touch itself.
+ */
+static void
+check_register_rights(Oid relid, RsAction action, Oid role)
+{
+	char	   *name = rs_qualified_name(relid, false);
+	char	   *rolename = GetUserNameFromId(role, false);
+
+	if (action == RS_ACTION_DELETE &&
+		rs_class_aclcheck(relid, role, ACL_DELETE) != ACLCHECK_OK &&
+		rs_class_aclcheck(relid, role, ACL_TRUNCATE) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to register table \"%s\" for deletion", name),
+				 errdetail("Registering a table for deletion needs the DELETE or TRUNCATE privilege on it; role \"%s\" has neither.",
+						   rolename),
+				 errhint("Register it as a role that may empty it, or grant the privilege first: GRANT DELETE, TRUNCATE ON %s TO %s;",
+						 rs_qualified_name(relid, true), quote_identifier(rolename))));
+	if (action == RS_ACTION_PRESERVE &&
+		rs_class_aclcheck(relid, role, ACL_SELECT) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to register table \"%s\" for preservation", name),
+				 errdetail("Registering a table for preservation needs the SELECT privilege on it; role \"%s\" lacks it.",
+						   rolename),
+				 errhint("Register it as a role that may read it, or grant the privilege first: GRANT SELECT ON %s TO %s;",
+						 rs_qualified_name(relid, true), quote_identifier(rolename))));
+}
+
+/*
+ * str_member: is s in the List of C strings?
+ */
+static bool
+str_member(List *strings, const char *s)
+{
+	ListCell   *lc;
+
+	foreach(lc, strings)
+		if (strcmp((char *) lfirst(lc), s) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * columns_text: {a, b} for messages.
+ */
+static char *
+columns_text(List *columns)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '{');
+	foreach(lc, columns)
+		appendStringInfo(&buf, "%s%s", lc == list_head(columns) ? "" : ", ", (char *) lfirst(lc));
+	appendStringInfoChar(&buf, '}');
+	return buf.data;
+}
+
+/*
+ * report_reregistration: registering a table again replaces its
+ * registration; say what changed (a NOTICE), and warn when storage
+ * columns are no longer registered: the files they reference would no
+ * longer be purged.
+ */
+static void
+report_reregistration(Oid relid, const char *old_action, const char *old_label,
+					  List *old_columns, RsAction action, const char *label, List *columns)
+{
+	StringInfoData changes;
+	List	   *dropped = NIL;
+	ListCell   *lc;
+	char	   *name = rs_qualified_name(relid, false);
+	bool		same_columns = list_length(old_columns) == list_length(columns);
+
+	initStringInfo(&changes);
+	if (strcmp(old_action, rs_action_name(action)) != 0)
+		appendStringInfo(&changes, "action %s -> %s", old_action, rs_action_name(action));
+	if (strcmp(old_label, label) != 0)
+		appendStringInfo(&changes, "%slabel \"%s\" -> \"%s\"", changes.len ? ", " : "", old_label, label);
+	foreach(lc, old_columns)
+		if (!str_member(columns, (char *) lfirst(lc)))
+			dropped = lappend(dropped, lfirst(lc));
+	foreach(lc, columns)
+		if (!str_member(old_columns, (char *) lfirst(lc)))
+			same_columns = false;
+	if (!same_columns || dropped != NIL)
+		appendStringInfo(&changes, "%sstorage columns %s -> %s", changes.len ? ", " : "",
+						 columns_text(old_columns), columns_text(columns));
+
+	if (changes.len == 0)
+		ereport(NOTICE,
+				(errmsg("table \"%s\" was already registered like this; nothing changed", name)));
+	else
+		ereport(NOTICE,
+				(errmsg("table \"%s\" was already registered; its registration is replaced: %s",
+						name, changes.data)));
+	if (dropped != NIL)
+	{
+		List	   *restorable = NIL;
+		Oid			type;
+
+		/* the hint offers only columns that can still be registered */
+		foreach(lc, dropped)
+			if (rs_storage_column_state(relid, (char *) lfirst(lc), &type) == RS_COLUMN_OK)
+				restorable = lappend(restorable, lfirst(lc));
+		ereport(WARNING,
+				(errmsg("storage column(s) %s of table \"%s\" are no longer registered",
+						columns_text(dropped), name),
+				 errdetail("A reset will no longer purge the files that deleted rows reference there, "
+						   "and the purge will no longer keep a file because a row references it there."),
+				 restorable != NIL
+				 ? errhint("To keep them registered, register the table again with them: %s",
+						   rs_register_table_call(relid, action, label,
+												  list_concat(list_copy(columns), restorable)))
+				 : 0));
 	}
 }
 
@@ -245,7 +418,7 @@ check_storage_columns(Oid relid, List *columns)
  *						storage_columns text[] DEFAULT '{}')
  *
  * Register a table for deletion or preservation; registering it again
- * replaces the earlier registration.
+ * replaces the earlier registration, and a NOTICE says what changed.
  */
 Datum
 reset_register_table(PG_FUNCTION_ARGS)
@@ -259,6 +432,9 @@ reset_register_table(PG_FUNCTION_ARGS)
 	RsSession	s;
 	Oid			argtypes[6] = {OIDOID, TEXTOID, TEXTOID, TEXTARRAYOID, TEXTOID, NAMEOID};
 	Datum		values[6];
+	char	   *old_action = NULL;
+	char	   *old_label = NULL;
+	List	   *old_columns = NIL;
 
 	require_arg(fcinfo, 0, "reset_register_table", "tbl");
 	require_arg(fcinfo, 1, "reset_register_table", "action");
@@ -279,6 +455,7 @@ reset_register_table(PG_FUNCTION_ARGS)
 	if (!PG_ARGISNULL(3))
 		columns = rs_text_array_to_list(PG_GETARG_DATUM(3));
 	check_storage_columns(relid, columns);
+	check_register_rights(relid, action, s.caller_role);
 
 	values[0] = ObjectIdGetDatum(relid);
 	values[1] = CStringGetTextDatum(rs_action_name(action));
@@ -290,6 +467,17 @@ reset_register_table(PG_FUNCTION_ARGS)
 
 	SPI_connect();
 	rs_as_owner_begin(&s);
+	if (rs_spi("SELECT action, label, storage_columns FROM reset_system.registered_tables"
+			   " WHERE tbl OPERATOR(pg_catalog.=) $1::pg_catalog.regclass FOR UPDATE",
+			   1, argtypes, values, NULL, false, SPI_OK_SELECT) > 0)
+	{
+		bool		isnull;
+		Datum		cols = rs_spi_datum(0, 2, &isnull);
+
+		old_action = rs_spi_text(0, 0);
+		old_label = rs_spi_text(0, 1);
+		old_columns = isnull ? NIL : rs_text_array_to_list(cols);
+	}
 	rs_spi("INSERT INTO reset_system.registered_tables AS r"
 		   " (tbl, action, label, storage_columns, registered_name, registered_by)"
 		   " VALUES ($1::pg_catalog.regclass, $2, $3, $4, $5, $6)"
@@ -299,105 +487,93 @@ reset_register_table(PG_FUNCTION_ARGS)
 		   " registered_at = pg_catalog.now(), registered_by = EXCLUDED.registered_by",
 		   6, argtypes, values, NULL, false, SPI_OK_INSERT);
 	rs_as_owner_end(&s);
+	if (old_action != NULL)
+		report_reregistration(relid, old_action, old_label, old_columns, action, label, columns);
 	SPI_finish();
 	rs_leave(&s);
 
 	PG_RETURN_VOID();
 }
 
-/* What rebuild_parse_context needs to know. */
-typedef struct RebuildParseContext
-{
-	const char *label;
-	const char *command;
-} RebuildParseContext;
-
 /*
- * rebuild_parse_context: a syntax error in a rebuild command points into
- * the command, not into the caller's statement, and names the step.
+ * check_duplicate: a command already registered under another label would
+ * run twice in every reset (and seed its rows twice); refused unless the
+ * caller says so.  Commands are compared with white space collapsed.
  */
 static void
-rebuild_parse_context(void *arg)
+check_duplicate(RsSession *s, const char *label, const char *command)
 {
-	RebuildParseContext *ctx = (RebuildParseContext *) arg;
-	int			pos = geterrposition();
+	char	   *norm = rs_rebuild_normalize(command);
+	int			n;
 
-	if (pos > 0)
+	n = rs_spi("SELECT label, command FROM reset_system.rebuild_steps ORDER BY position",
+			   0, NULL, NULL, NULL, true, SPI_OK_SELECT);
+	for (int i = 0; i < n; i++)
 	{
-		errposition(0);
-		internalerrposition(pos);
-		internalerrquery(ctx->command);
-	}
-	errcontext("command of rebuild step \"%s\"", ctx->label);
-}
+		char	   *other = rs_spi_text(i, 0);
 
-/*
- * check_rebuild_command: the command must parse, and must not contain
- * transaction control: a rebuild step runs inside the reset's transaction
- * and can neither commit nor roll it back.
- */
-static void
-check_rebuild_command(const char *label, const char *command)
-{
-	List	   *stmts;
-	ListCell   *lc;
-	const char *p = command;
-	RebuildParseContext pctx;
-	ErrorContextCallback errctx;
-
-	while (*p && isspace((unsigned char) *p))
-		p++;
-	if (*p == '\0')
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("command of rebuild step \"%s\" is empty", label)));
-
-	pctx.label = label;
-	pctx.command = command;
-	errctx.callback = rebuild_parse_context;
-	errctx.arg = &pctx;
-	errctx.previous = error_context_stack;
-	error_context_stack = &errctx;
-	stmts = rs_raw_parser(command);
-	error_context_stack = errctx.previous;
-	if (stmts == NIL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("command of rebuild step \"%s\" contains no statement", label)));
-	foreach(lc, stmts)
-	{
-		RawStmt    *raw = lfirst_node(RawStmt, lc);
-
-		if (IsA(raw->stmt, TransactionStmt))
+		if (strcmp(other, label) != 0 &&
+			strcmp(rs_rebuild_normalize(rs_spi_text(i, 1)), norm) == 0)
 			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_TRANSACTION_TERMINATION),
-					 errmsg("rebuild step \"%s\" must not contain transaction control", label),
-					 errdetail("Rebuild steps run inside the reset's transaction; COMMIT, ROLLBACK, BEGIN and SAVEPOINT are not allowed.")));
-		if ((IsA(raw->stmt, VacuumStmt) &&
-			 ((VacuumStmt *) raw->stmt)->is_vacuumcmd) ||
-			IsA(raw->stmt, CreatedbStmt) || IsA(raw->stmt, DropdbStmt) ||
-			IsA(raw->stmt, CreateTableSpaceStmt) || IsA(raw->stmt, DropTableSpaceStmt))
-			ereport(ERROR,
-					(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
-					 errmsg("rebuild step \"%s\" contains a statement that cannot run inside a transaction", label)));
+					(errcode(ERRCODE_DUPLICATE_OBJECT),
+					 errmsg("the command of rebuild step \"%s\" is already registered as rebuild step \"%s\"",
+							label, other),
+					 errdetail("Every reset would run it twice, and rebuild its rows twice."),
+					 errhint("To change step \"%s\", register it again under that label; "
+							 "if running the command twice is intended, pass allow_duplicate => true%s.",
+							 other, s->catalog_version >= RS_CATALOG_1_1 ? ""
+							 : " (after ALTER EXTENSION reset_system UPDATE;)")));
 	}
 }
 
 /*
- * reset_register_rebuild(label text, command text)
+ * report_rebuild_reregistration: registering a label again replaces its
+ * command (the step keeps its place); say what changed.
+ */
+static void
+report_rebuild_reregistration(const char *label, int position, const char *old_command,
+							  const char *old_role, const char *old_path, const char *command,
+							  const char *role, const char *path)
+{
+	StringInfoData changes;
+
+	initStringInfo(&changes);
+	if (strcmp(old_command, command) != 0)
+		appendStringInfo(&changes, "command %s -> %s", quote_literal_cstr(rs_one_line(old_command, 60)),
+						 quote_literal_cstr(rs_one_line(command, 60)));
+	if (strcmp(old_role, role) != 0)
+		appendStringInfo(&changes, "%sruns as \"%s\" -> \"%s\"", changes.len ? ", " : "", old_role, role);
+	if (strcmp(old_path, path) != 0)
+		appendStringInfo(&changes, "%ssearch_path '%s' -> '%s'", changes.len ? ", " : "", old_path, path);
+	if (changes.len == 0)
+		ereport(NOTICE,
+				(errmsg("rebuild step \"%s\" was already registered like this; nothing changed", label)));
+	else
+		ereport(NOTICE,
+				(errmsg("rebuild step \"%s\" was already registered; it keeps its place (%d) and is replaced: %s",
+						label, position, changes.data)));
+}
+
+/*
+ * reset_register_rebuild(label text, command text,
+ *						  allow_duplicate boolean DEFAULT false)
  *
  * Register a rebuild step, run after the deletes in registration order.
- * Registering an existing label replaces its command and keeps its place.
- * The step will run as the role registering it, with the search_path in
- * effect now: whoever executes the reset, and whatever their own
- * search_path holds, the step does the same thing (and a role allowed to
- * register steps cannot make a more privileged executor run its SQL).
+ * Registering an existing label replaces its command and keeps its place
+ * (a NOTICE says what changed).  The step will run as the role
+ * registering it, with the search_path in effect now: whoever executes the
+ * reset, and whatever their own search_path holds, the step does the same
+ * thing (and a role allowed to register steps cannot make a more
+ * privileged executor run its SQL).  The library serves the 1.0 signature
+ * (label, command) too: allow_duplicate is then false.
  */
 Datum
 reset_register_rebuild(PG_FUNCTION_ARGS)
 {
 	char	   *label;
 	char	   *command;
+	bool		allow_duplicate = PG_NARGS() >= 3 && !PG_ARGISNULL(2) && PG_GETARG_BOOL(2);
+	char	   *role;
 	RsSession	s;
 	Oid			argtypes[4] = {TEXTOID, TEXTOID, NAMEOID, TEXTOID};
 	Datum		values[4];
@@ -409,12 +585,12 @@ reset_register_rebuild(PG_FUNCTION_ARGS)
 
 	rs_enter(&s);
 	check_label(label, "rebuild step");
-	check_rebuild_command(label, command);
+	rs_rebuild_check_command(&s, label, command);
+	role = GetUserNameFromId(s.caller_role, false);
 
 	values[0] = CStringGetTextDatum(label);
 	values[1] = CStringGetTextDatum(command);
-	values[2] = DirectFunctionCall1(namein,
-									CStringGetDatum(GetUserNameFromId(s.caller_role, false)));
+	values[2] = DirectFunctionCall1(namein, CStringGetDatum(role));
 	values[3] = CStringGetTextDatum(s.caller_search_path);
 
 	SPI_connect();
@@ -422,6 +598,14 @@ reset_register_rebuild(PG_FUNCTION_ARGS)
 	/* serialize position assignment between concurrent registrations */
 	rs_spi("LOCK TABLE reset_system.rebuild_steps IN SHARE ROW EXCLUSIVE MODE",
 		   0, NULL, NULL, NULL, false, SPI_OK_UTILITY);
+	if (!allow_duplicate)
+		check_duplicate(&s, label, command);
+	if (rs_spi("SELECT command, registered_by::pg_catalog.text, search_path, position"
+			   " FROM reset_system.rebuild_steps WHERE label OPERATOR(pg_catalog.=) $1",
+			   1, argtypes, values, NULL, false, SPI_OK_SELECT) > 0)
+		report_rebuild_reregistration(label, (int) rs_spi_int64(0, 3, 0), rs_spi_text(0, 0),
+									  rs_spi_text(0, 1), rs_spi_text(0, 2), command, role,
+									  s.caller_search_path);
 	rs_spi("INSERT INTO reset_system.rebuild_steps AS r"
 		   " (label, command, position, registered_by, search_path)"
 		   " SELECT $1, $2, COALESCE(pg_catalog.max(position), 0) OPERATOR(pg_catalog.+) 1, $3, $4"
@@ -596,6 +780,28 @@ reset_register_schema(PG_FUNCTION_ARGS)
 		found = lappend_oid(found, rs_spi_oid(i, 0));
 	}
 
+	/* the caller needs the rights registering needs, on every new table */
+	foreach(lc, found)
+	{
+		Oid			relid = lfirst_oid(lc);
+		char	   *relname = get_rel_name(relid);
+		bool		excepted = false;
+		ListCell   *lc2;
+
+		foreach(lc2, except)
+			if (strcmp((char *) lfirst(lc2), relname) == 0)
+				excepted = true;
+		values[0] = ObjectIdGetDatum(relid);
+		rs_as_owner_begin(&s);
+		n = rs_spi("SELECT 1 FROM reset_system.registered_tables"
+				   " WHERE tbl OPERATOR(pg_catalog.=) $1::pg_catalog.regclass",
+				   1, argtypes, values, NULL, false, SPI_OK_SELECT);
+		rs_as_owner_end(&s);
+		if (n == 0)
+			check_register_rights(relid, excepted ? RS_ACTION_PRESERVE : RS_ACTION_DELETE,
+								  s.caller_role);
+	}
+
 	rs_as_owner_begin(&s);
 	foreach(lc, found)
 	{
@@ -666,7 +872,8 @@ rs_load_config(RsSession *s)
 
 	if (s)
 		rs_as_owner_begin(s);
-	n = rs_spi("SELECT tbl::pg_catalog.oid, registered_name, action, label, storage_columns"
+	n = rs_spi("SELECT tbl::pg_catalog.oid, registered_name, action, label, storage_columns,"
+			   " registered_by::pg_catalog.text"
 			   " FROM reset_system.registered_tables"
 			   " ORDER BY action, registered_name",
 			   0, NULL, NULL, NULL, false, SPI_OK_SELECT);
@@ -683,6 +890,10 @@ rs_load_config(RsSession *s)
 		t->label = rs_spi_text(i, 3);
 		cols = rs_spi_datum(i, 4, &isnull);
 		t->storage_columns = isnull ? NIL : rs_text_array_to_list(cols);
+		/* the table is dumped and can be edited: no NULL column names */
+		while (list_member_ptr(t->storage_columns, NULL))
+			t->storage_columns = list_delete_ptr(t->storage_columns, NULL);
+		t->registered_by = rs_spi_text(i, 5);
 		t->rows = -1;
 		cfg->tables = lappend(cfg->tables, t);
 	}

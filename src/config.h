@@ -29,6 +29,36 @@ typedef enum RsMethod
 	RS_METHOD_DELETE
 } RsMethod;
 
+/* Why a registered storage column cannot be read as keys now. */
+typedef enum RsColumnState
+{
+	RS_COLUMN_OK,				/* exists, of a text type */
+	RS_COLUMN_MISSING,			/* dropped or renamed since registration */
+	RS_COLUMN_NOT_TEXT,			/* its type changed to a non-text type */
+	RS_COLUMN_SYSTEM			/* a system column (an edited registration) */
+} RsColumnState;
+
+/*
+ * One relation of a registered table's inheritance tree: a partition or an
+ * inheritance child, at any depth and in any schema.  A reset empties (or
+ * keeps) it with the registered table at the root of the tree.
+ */
+typedef struct RsMember
+{
+	Oid			relid;
+	Oid			parent;			/* the parent it is listed under */
+	int			depth;			/* 1: a direct child of the root */
+	bool		partition;		/* a partition (else an inheritance child) */
+	char		relkind;
+	Oid			nspid;
+	char	   *name;			/* schema.table, for messages */
+	char	   *qname;			/* "schema"."table", for SQL and plans */
+	struct RsTable *registered; /* its own registration, if any */
+	int64		own_rows;		/* rows stored in this relation itself */
+	int64		rows;			/* rows in it and everything below it */
+	bool		estimated;
+} RsMember;
+
 /* One registered table, as loaded and then annotated by the plan. */
 typedef struct RsTable
 {
@@ -37,6 +67,7 @@ typedef struct RsTable
 	RsAction	action;
 	char	   *label;
 	List	   *storage_columns;	/* of char * */
+	char	   *registered_by;	/* the role that registered it */
 
 	/* filled in by plan.c from the catalogs */
 	bool		missing;		/* OID no longer resolves */
@@ -44,9 +75,13 @@ typedef struct RsTable
 	char	   *name;			/* schema.table, for messages */
 	char	   *qname;			/* "schema"."table", for SQL */
 	char		relkind;
-	Oid			covered_by;		/* registered ancestor that deletes it */
-	List	   *descendants;	/* OIDs of inheritance children (all levels) */
-	int64		rows;			/* exact count, -1 if not counted */
+	Oid			nspid;
+	Oid			covered_by;		/* registered ancestor whose tree holds it */
+	List	   *descendants;	/* OIDs of it and its tree (all levels) */
+	List	   *members;		/* RsMember *: its tree below it, depth first */
+	int64		own_rows;		/* rows stored in the table itself */
+	int64		rows;			/* exact count of the tree, -1 if not counted */
+	int64		rows_before;	/* preserved: the count before the reset */
 	bool		estimated;		/* rows is the statistics' estimate */
 
 	/* filled in by strategy.c */
@@ -66,6 +101,7 @@ typedef struct RsRebuild
 	char	   *run_as;			/* the role that registered it */
 	char	   *search_path;	/* its search_path at registration */
 	int64		count;			/* result when run, -1 if none reported */
+	char	   *did;			/* what it did, for the report ("inserted 7 row(s)") */
 } RsRebuild;
 
 typedef struct RsConfig
@@ -76,5 +112,8 @@ typedef struct RsConfig
 
 extern RsConfig *rs_load_config(RsSession *s);
 extern const char *rs_action_name(RsAction action);
+extern RsColumnState rs_storage_column_state(Oid relid, const char *column, Oid *type);
+extern char *rs_register_table_call(Oid relid, RsAction action, const char *label,
+									List *storage_columns);
 
 #endif							/* RESET_SYSTEM_CONFIG_H */

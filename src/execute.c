@@ -13,10 +13,17 @@
  *	6. locks on every table (and owned sequence) to be emptied, with a
  *	   bounded wait that names the blocking sessions (or terminates them,
  *	   with reset_system.terminate_blockers);
- *	7. the plan again, under the locks: any blocker refuses the reset;
+ *	7. the plan again, under the locks: the registrations and the
+ *	   structure (partitions and children found meanwhile are locked too),
+ *	   the token once more, and any blocker refuses the reset;
  *	8. exact counts and the size guard (reset_system.max_rows);
- *	9. the deletes, the rebuild steps, the purge queue, the history row,
- *	   NOTIFY and the webhook message.
+ *	9. the deletes, the rebuild steps, the purge queue, the preserved
+ *	   tables counted again, the history row, NOTIFY and the webhook
+ *	   message.
+ *
+ * The report repeats every warning of the plan and ends with "Reset done;
+ * it takes effect when this transaction commits.": the reset happens when
+ * the caller commits, and not at all if the caller rolls back.
  *
  * There is no COMMIT anywhere: the caller's COMMIT makes the reset happen,
  * ROLLBACK (or ROLLBACK TO SAVEPOINT, or any error) undoes all of it.
@@ -80,6 +87,8 @@ report_line(StringInfo report, const char *line)
 
 /*
  * check_token: the plan token given by the caller must be the plan's.
+ * The new token is not printed: it would invite running a plan nobody
+ * read.
  */
 static void
 check_token(RsPlan *plan, const char *token)
@@ -89,11 +98,12 @@ check_token(RsPlan *plan, const char *token)
 	ereport(ERROR,
 			(errcode(ERRCODE_RS_PLAN_CHANGED),
 			 errmsg("the plan changed since it was shown"),
-			 errdetail("The plan token given is \"%s\"; the plan for database \"%s\" now has token \"%s\". "
-					   "Tokens change when the configuration changes or the plan was made for another database or server. "
+			 errdetail("The plan token given is \"%s\"; the plan of database \"%s\" is not that plan any more. "
+					   "Its configuration changed, or the structure of its registered tables did (a table added to their schemas, "
+					   "a partition or child attached, a storage column changed), or the plan was made for another database or server. "
 					   "Nothing was changed.",
-					   token, plan->database, plan->token),
-			 errhint("Read the current plan with SELECT reset_plan(); and run the statement on its last line.")));
+					   token, plan->database),
+			 errhint("Read the plan again with SELECT reset_plan(); and, if it is what you want, run the statement on its last line.")));
 }
 
 /*
@@ -109,6 +119,44 @@ lock_targets(RsPlan *plan)
 	list_sort(relids, list_oid_cmp);
 	list_deduplicate_oid(relids);
 	return relids;
+}
+
+/* Rounds of "lock, then read the structure again" before giving up */
+#define RS_LOCK_ROUNDS 10
+
+/*
+ * lock_plan: take the locks of the plan, then resolve the plan again
+ * under them; a partition or child attached (or a table registered) in
+ * the meantime is locked in the next round.  Once everything the plan
+ * empties is locked, nothing can be attached to it any more.  Returns the
+ * sessions terminated on the way (reset_system.terminate_blockers).
+ */
+static List *
+lock_plan(RsSession *s, RsPlan *plan)
+{
+	List	   *locked = NIL;
+	List	   *terminated = NIL;
+
+	for (int round = 0;; round++)
+	{
+		List	   *todo = list_difference_oid(lock_targets(plan), locked);
+
+		if (todo == NIL)
+			break;
+		if (round >= RS_LOCK_ROUNDS)
+			ereport(ERROR,
+					(errcode(ERRCODE_RS_PLAN_CHANGED),
+					 errmsg("the tables to reset kept changing while the reset took its locks"),
+					 errdetail("Partitions, children or registrations were added %d times in a row. Nothing was changed.",
+							   RS_LOCK_ROUNDS),
+					 errhint("Run the reset again when the schema is not being changed.")));
+		terminated = list_concat(terminated,
+								 rs_lock_relations(todo, AccessExclusiveLock, rs_lock_timeout_ms));
+		locked = list_concat(locked, todo);
+		rs_plan_resolve(s, plan);
+	}
+	plan->under_locks = true;
+	return terminated;
 }
 
 /*
@@ -150,6 +198,7 @@ do_reset(RsSession *s, const char *token, bool backup, int64 *reset_id_out, int6
 	ListCell   *lc;
 	int64		reset_id;
 	int64		queued = 0;
+	int64		uploads = 0;
 	List	   *terminated;
 	int			sqlstate;
 	char	   *message;
@@ -164,8 +213,8 @@ do_reset(RsSession *s, const char *token, bool backup, int64 *reset_id_out, int6
 				(errcode(sqlstate), errmsg("%s", message),
 				 errdetail("%s", detail), errhint("%s", hint)));
 
-	terminated = rs_lock_relations(lock_targets(plan), AccessExclusiveLock,
-								   rs_lock_timeout_ms);
+	terminated = lock_plan(s, plan);
+	check_token(plan, token);
 
 	rs_plan_analyze(plan);
 	rs_plan_raise_blockers(plan);
@@ -177,7 +226,10 @@ do_reset(RsSession *s, const char *token, bool backup, int64 *reset_id_out, int6
 						rs_format_count(plan->delete_rows), rs_format_count(rs_max_rows)),
 				 errdetail("reset_system.max_rows guards against resetting a bigger database than expected. Nothing was changed."),
 				 errhint("To go ahead, raise the limit for this transaction: SET LOCAL reset_system.max_rows = " INT64_FORMAT
-						 "; then run the reset again in the same transaction.", plan->delete_rows)));
+						 "; then run the reset again in the same transaction: SELECT reset_execute('%s'%s%s);",
+						 plan->delete_rows, RS_CONFIRM_PHRASE, token ? ", " : "",
+						 token ? quote_literal_cstr(token) : "")));
+	rs_plan_warn_more(s, plan, backup, false);
 	rs_strategy_decide(plan);
 
 	reset_id = rs_history_reserve_id(s);
@@ -185,6 +237,8 @@ do_reset(RsSession *s, const char *token, bool backup, int64 *reset_id_out, int6
 	rs_current_reset_id = reset_id;
 	*rows_out = plan->delete_rows;
 	initStringInfo(&report);
+	foreach(lc, plan->warnings)
+		report_line(&report, psprintf("Warning: %s.", (char *) lfirst(lc)));
 	if (backup)
 		rs_backup_take(s, plan, reset_id, rs_strategy_sequences(plan), &report);
 	if (plan->uses_storage)
@@ -198,8 +252,13 @@ do_reset(RsSession *s, const char *token, bool backup, int64 *reset_id_out, int6
 	{
 		RsTable    *t = (RsTable *) lfirst(lc);
 
-		report_line(&report, psprintf("Deleted %s %s row(s).",
-									  rs_format_count(t->rows), t->label));
+		if (t->members == NIL)
+			report_line(&report, psprintf("Deleted %s %s row(s).",
+										  rs_format_count(t->rows), t->label));
+		else
+			report_line(&report, psprintf("Deleted %s %s row(s), in %s and the %d partition(s) or child table(s) below it.",
+										  rs_format_count(t->rows), t->label, t->qname,
+										  list_length(t->members)));
 	}
 
 	rs_run_rebuilds(s, plan, &report);
@@ -221,8 +280,7 @@ do_reset(RsSession *s, const char *token, bool backup, int64 *reset_id_out, int6
 	}
 	if (plan->cfg->rebuilds != NIL)
 	{
-		int64		uploads = rs_queue_uploads(s, reset_id);
-
+		uploads = rs_queue_uploads(s, reset_id);
 		if (uploads > 0)
 			report_line(&report,
 						psprintf("Queued %s resource file(s) for upload after the purge.",
@@ -232,12 +290,22 @@ do_reset(RsSession *s, const char *token, bool backup, int64 *reset_id_out, int6
 	if (rs_purge_delay_s > 0)
 		hold_purge(s, reset_id, &report);
 
+	/* what is kept, counted after the deletes and the rebuild steps */
+	rs_tree_recount(plan->preserve_tables);
+	plan->preserve_rows = 0;
 	foreach(lc, plan->preserve_tables)
 	{
 		RsTable    *t = (RsTable *) lfirst(lc);
 
-		report_line(&report, psprintf("Preserved %s %s row(s).",
-									  rs_format_count(t->rows), t->label));
+		plan->preserve_rows += t->rows;
+		if (t->rows == t->rows_before)
+			report_line(&report, psprintf("Preserved %s %s row(s).",
+										  rs_format_count(t->rows), t->label));
+		else
+			report_line(&report, psprintf("Preserved %s %s row(s); there were %s before the reset "
+										  "(the deletes or the rebuild steps changed them).",
+										  rs_format_count(t->rows), t->label,
+										  rs_format_count(t->rows_before)));
 	}
 
 	rs_env_consume(s, plan->env.unlock_id, reset_id);
@@ -250,6 +318,7 @@ do_reset(RsSession *s, const char *token, bool backup, int64 *reset_id_out, int6
 	rec.started = started;
 	rec.purge_objects = queued;
 	rec.purge_prefixes = plan->uses_storage && plan->storage->prefixes != NIL;
+	rec.uploads = uploads;
 	rec.terminated = terminated;
 	rec.unlock_id = plan->env.unlock_id;
 	rs_history_record(s, plan, &rec);
@@ -258,7 +327,7 @@ do_reset(RsSession *s, const char *token, bool backup, int64 *reset_id_out, int6
 	rs_backup_retain(s, &report);
 	report_line(&report, psprintf("Recorded as reset " INT64_FORMAT " in reset_system.history.",
 								  reset_id));
-	report_line(&report, "System reset complete.");
+	report_line(&report, "Reset done; it takes effect when this transaction commits.");
 
 	/* no newline after the last line */
 	report.data[--report.len] = '\0';
@@ -293,7 +362,12 @@ reset_execute(PG_FUNCTION_ARGS)
 	rs_reset_running = true;
 	PG_TRY();
 	{
-		rs_guard_phrase(phrase, RS_CONFIRM_PHRASE, "reset_execute");
+		rs_guard_phrase_hint(phrase, RS_CONFIRM_PHRASE,
+							 token
+							 ? psprintf("To go ahead, run: SELECT reset_execute('%s', %s); after reading the plan.",
+										RS_CONFIRM_PHRASE, quote_literal_cstr(token))
+							 : psprintf("To go ahead, run: SELECT reset_execute('%s'); after reading the plan.",
+										RS_CONFIRM_PHRASE));
 		rs_guard_enabled();
 		rs_guard_writable("reset a database");
 		if (rs_mode == RS_MODE_DELETE && IsolationUsesXactSnapshot())

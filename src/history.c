@@ -23,11 +23,15 @@
 #include "history.h"
 #include "journal.h"
 
-PG_FUNCTION_INFO_V1(reset_history);
 #include "strategy.h"
 
+PG_FUNCTION_INFO_V1(reset_history);
+PG_FUNCTION_INFO_V1(reset_history_detail);
+
 /*
- * tables_json: [{"table", "label", "rows", "method"}, ...]
+ * tables_json: [{"table", "label", "rows", "method"}, ...]; a preserved
+ * table that the reset's steps changed has "rows_before" too, a table
+ * with partitions or children "tree" (how many).
  */
 static char *
 tables_json(List *tables, bool with_method)
@@ -48,6 +52,10 @@ tables_json(List *tables, bool with_method)
 		appendStringInfoString(&buf, ", \"label\": ");
 		escape_json(&buf, t->label);
 		appendStringInfo(&buf, ", \"rows\": " INT64_FORMAT, t->rows);
+		if (!with_method && t->rows_before != t->rows)
+			appendStringInfo(&buf, ", \"rows_before\": " INT64_FORMAT, t->rows_before);
+		if (t->members != NIL)
+			appendStringInfo(&buf, ", \"tree\": %d", list_length(t->members));
 		if (with_method)
 			appendStringInfo(&buf, ", \"method\": \"%s\"", rs_method_name(t->method));
 		appendStringInfoChar(&buf, '}');
@@ -57,7 +65,8 @@ tables_json(List *tables, bool with_method)
 }
 
 /*
- * rebuilds_json: [{"label", "count"}, ...]
+ * rebuilds_json: [{"label", "count", "did"}, ...]: the integer the step
+ * returned or the rows it affected, and what it did in words.
  */
 static char *
 rebuilds_json(List *rebuilds)
@@ -76,9 +85,12 @@ rebuilds_json(List *rebuilds)
 		appendStringInfoString(&buf, "{\"label\": ");
 		escape_json(&buf, r->label);
 		if (r->count >= 0)
-			appendStringInfo(&buf, ", \"count\": " INT64_FORMAT "}", r->count);
+			appendStringInfo(&buf, ", \"count\": " INT64_FORMAT, r->count);
 		else
-			appendStringInfoString(&buf, ", \"count\": null}");
+			appendStringInfoString(&buf, ", \"count\": null");
+		appendStringInfoString(&buf, ", \"did\": ");
+		escape_json(&buf, r->did ? r->did : "");
+		appendStringInfoChar(&buf, '}');
 	}
 	appendStringInfoChar(&buf, ']');
 	return buf.data;
@@ -128,7 +140,7 @@ rs_history_record(RsSession *s, RsPlan *plan, const RsResetRecord *rec)
 	values[10] = CStringGetTextDatum(rebuilds_json(plan->cfg->rebuilds));
 	values[11] = Int64GetDatum(rec->id);
 	values[12] = Int64GetDatum(rec->purge_objects);
-	values[13] = BoolGetDatum(rec->purge_objects == 0 && !rec->purge_prefixes);
+	values[13] = BoolGetDatum(rec->purge_objects == 0 && !rec->purge_prefixes && rec->uploads == 0);
 	values[14] = rs_list_to_text_array(rec->terminated);
 	values[15] = Int64GetDatum(rec->unlock_id);
 	if (rec->unlock_id == 0)
@@ -208,6 +220,54 @@ reset_history(PG_FUNCTION_ARGS)
 		for (int c = 0; c < 12; c++)
 			v[c] = rs_spi_datum(i, c, &nulls[c]);
 		tuplestore_putvalues(store, tupdesc, v, nulls);
+	}
+	rs_as_owner_end(&s);
+	SPI_finish();
+	rs_leave(&s);
+	return (Datum) 0;
+}
+
+/*
+ * reset_history_detail(reset_id bigint DEFAULT NULL): every column of
+ * reset_system.history, one row per completed reset (newest first), or
+ * the one given.  For operators, who cannot read the extension's tables:
+ * per-table counts and methods, preserved counts, what each rebuild step
+ * did, and the purge totals (see purge_totals.h for how they count).
+ */
+Datum
+reset_history_detail(PG_FUNCTION_ARGS)
+{
+	RsSession	s;
+	TupleDesc	tupdesc;
+	Tuplestorestate *store;
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1];
+	char		nulls[1];
+	int			n;
+
+	values[0] = PG_ARGISNULL(0) ? (Datum) 0 : PG_GETARG_DATUM(0);
+	nulls[0] = PG_ARGISNULL(0) ? 'n' : ' ';
+
+	store = rs_srf_begin(fcinfo, &tupdesc);
+	rs_enter(&s);
+	SPI_connect();
+	rs_as_owner_begin(&s);
+	n = rs_spi("SELECT id, started_at, finished_at, role_name, session_role, database_name,"
+			   " environment, mode, plan_token, rows_deleted, deleted, preserved, rebuilt,"
+			   " transaction_id, client_addr, application_name, purge_objects, purged,"
+			   " purge_failed, purge_finished_at, terminated, unlock_id"
+			   " FROM reset_system.history"
+			   " WHERE $1 IS NULL OR id OPERATOR(pg_catalog.=) $1"
+			   " ORDER BY id DESC",
+			   1, argtypes, values, nulls, true, SPI_OK_SELECT);
+	for (int i = 0; i < n; i++)
+	{
+		Datum		v[22];
+		bool		isnull[22];
+
+		for (int c = 0; c < 22; c++)
+			v[c] = rs_spi_datum(i, c, &isnull[c]);
+		tuplestore_putvalues(store, tupdesc, v, isnull);
 	}
 	rs_as_owner_end(&s);
 	SPI_finish();

@@ -22,6 +22,7 @@ typedef struct RsResetRecord
 	TimestampTz started;
 	int64		purge_objects;	/* keys queued */
 	bool		purge_prefixes; /* prefixes queued */
+	int64		uploads;		/* resource files queued for upload */
 	List	   *terminated;		/* char *: sessions terminated */
 	int64		unlock_id;		/* the unlock it used, 0 if none */
 } RsResetRecord;

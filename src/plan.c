@@ -1,20 +1,17 @@
 /*-------------------------------------------------------------------------
  *
  * plan.c
- *	  Build a reset plan: resolve the registered tables, find what blocks a
- *	  reset (foreign keys into deleted tables, stale registrations), warn
- *	  about tables nobody registered, count rows exactly, and compute the
- *	  plan token.
+ *	  Build a reset plan: resolve the registered tables and their trees of
+ *	  partitions and children, find what blocks a reset (foreign keys into
+ *	  deleted tables, stale registrations), warn about tables nobody
+ *	  registered, and count rows exactly.
  *
- * reset_plan() and reset_execute() share this code: execute builds the
- * same plan again under its locks and refuses on any blocker, so what the
- * operator read is what runs.
- *
- * The plan token identifies the target (cluster system identifier and
- * database) and the configuration (tables, actions, storage columns,
- * rebuild steps), not the live row counts, so a plan reviewed on a busy
- * database stays executable while a plan taken elsewhere or before a
- * configuration change does not.
+ * reset_plan() and reset_execute() share this code: execute resolves the
+ * plan again under its locks and refuses on any blocker, so what the
+ * operator read is what runs.  The parts live in their own files:
+ * plan_tree.c (inheritance trees), plan_registrations.c (registrations
+ * checked against the catalogs), plan_token.c (the token) and
+ * plan_render.c (the text and JSON a person or a script reads).
  *
  *-------------------------------------------------------------------------
  */
@@ -40,9 +37,6 @@
 #include "plan.h"
 #include "queue.h"
 #include "reset_system.h"
-
-/* Postgres allows at most 1664 target columns; count in chunks. */
-#define RS_COUNT_CHUNK 400
 
 /*
  * rs_plan_add_warning: append a formatted warning line.
@@ -187,35 +181,11 @@ describe_server(RsPlan *plan)
 }
 
 /*
- * register_statement: the reset_register_table() call that registers t
- * again as it is registered now, for hints.
- */
-static char *
-register_statement(RsTable *t)
-{
-	StringInfoData buf;
-	ListCell   *lc;
-
-	initStringInfo(&buf);
-	appendStringInfo(&buf, "SELECT reset_register_table(%s, '%s', %s",
-					 quote_literal_cstr(t->qname), rs_action_name(t->action),
-					 quote_literal_cstr(t->label));
-	if (t->storage_columns != NIL)
-	{
-		appendStringInfoString(&buf, ", ARRAY[");
-		foreach(lc, t->storage_columns)
-			appendStringInfo(&buf, "%s%s", lc == list_head(t->storage_columns) ? "" : ", ",
-							 quote_literal_cstr((char *) lfirst(lc)));
-		appendStringInfoChar(&buf, ']');
-	}
-	appendStringInfoString(&buf, ");");
-	return buf.data;
-}
-
-/*
- * resolve_tables: look each registration up in the catalogs, find the
- * inheritance trees, and sort the tables into the delete and preserve
- * lists.
+ * resolve_tables: look each registration up in the catalogs, build the
+ * inheritance tree of each registered table, and sort the tables into the
+ * delete and preserve lists.  A registered table inside the tree of
+ * another registered table is listed under it (plan->covered) when both
+ * are registered alike; plan_tree.c blocks the plan when they are not.
  */
 static void
 resolve_tables(RsPlan *plan)
@@ -238,7 +208,9 @@ resolve_tables(RsPlan *plan)
 		}
 		t->qname = rs_qualified_name(t->relid, true);
 		t->relkind = get_rel_relkind(t->relid);
-		t->descendants = find_all_inheritors(t->relid, NoLock, NULL);
+		t->nspid = get_rel_namespace(t->relid);
+		plan->schemas = list_append_unique_oid(plan->schemas, t->nspid);
+		rs_tree_build(plan, t);
 		if (strcmp(t->qname, t->registered_name) != 0)
 		{
 			t->renamed = true;
@@ -251,143 +223,202 @@ resolve_tables(RsPlan *plan)
 										 t->action == RS_ACTION_DELETE ? "deletion" : "preservation",
 										 t->registered_name, t->relid),
 								psprintf("Register it again under its new name: %s",
-										 register_statement(t)));
+										 rs_register_table_call(t->relid, t->action, t->label,
+																t->storage_columns)));
 		}
 	}
 
-	/* A registered table inside the tree of a deleted table is covered. */
+	/*
+	 * A registered table inside the tree of another one is covered by the
+	 * outermost registered table whose tree holds it.
+	 */
 	foreach(lc, plan->cfg->tables)
 	{
-		RsTable    *d = (RsTable *) lfirst(lc);
+		RsTable    *t = (RsTable *) lfirst(lc);
 		ListCell   *lc2;
 
-		if (d->missing || d->action != RS_ACTION_DELETE)
+		if (t->missing)
 			continue;
 		foreach(lc2, plan->cfg->tables)
 		{
-			RsTable    *t = (RsTable *) lfirst(lc2);
+			RsTable    *r = (RsTable *) lfirst(lc2);
 
-			if (t != d && !t->missing && list_member_oid(d->descendants, t->relid))
-				t->covered_by = d->relid;
+			if (r == t || r->missing || !list_member_oid(r->descendants, t->relid))
+				continue;
+			/* prefer an ancestor that no other registered table holds */
+			if (!OidIsValid(t->covered_by) ||
+				list_member_oid(r->descendants, t->covered_by))
+				t->covered_by = r->relid;
 		}
 	}
 
 	foreach(lc, plan->cfg->tables)
 	{
 		RsTable    *t = (RsTable *) lfirst(lc);
+		RsTable    *outer = NULL;
 
 		if (t->missing)
 			continue;
+		if (OidIsValid(t->covered_by))
+		{
+			ListCell   *lc2;
+
+			foreach(lc2, plan->cfg->tables)
+				if (((RsTable *) lfirst(lc2))->relid == t->covered_by)
+					outer = (RsTable *) lfirst(lc2);
+		}
+		if (outer != NULL && outer->action == t->action)
+		{
+			/* listed in the outer table's tree, under its own label */
+			plan->covered = lappend(plan->covered, t);
+			continue;
+		}
 		if (t->action == RS_ACTION_PRESERVE)
 		{
-			if (OidIsValid(t->covered_by))
-				rs_plan_add_blocker(plan, ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-									psprintf("table \"%s\" is registered for preservation but is inside table \"%s\", which is registered for deletion",
-											 t->name, rs_qualified_name(t->covered_by, false)),
-									psprintf("Emptying \"%s\" empties its inheritance children and partitions, \"%s\" among them.",
-											 rs_qualified_name(t->covered_by, false), t->name),
-									pstrdup("Register the parent for preservation, or take the child out of its inheritance tree."));
 			plan->preserve_tables = lappend(plan->preserve_tables, t);
+			plan->effective_preserve = list_concat_unique_oid(plan->effective_preserve, t->descendants);
 		}
-		else if (OidIsValid(t->covered_by))
-			rs_plan_add_warning(plan,
-								"table \"%s\" is deleted with its parent \"%s\"; its own registration adds nothing",
-								t->name, rs_qualified_name(t->covered_by, false));
 		else
 		{
 			plan->delete_tables = lappend(plan->delete_tables, t);
-			plan->effective_delete = list_concat(plan->effective_delete,
-												 t->descendants);
+			plan->effective_delete = list_concat_unique_oid(plan->effective_delete, t->descendants);
 		}
 	}
 }
 
 /*
- * compute_token: hash of the target and the configuration.
+ * load_schema_tables: every permanent ordinary or partitioned table in the
+ * schemas of the registered tables, registered or not, partitions
+ * included.  Tables of extensions are not the application's and are left
+ * out.  The token covers this set: a table added by a migration after the
+ * plan was read makes the old token fail.
  */
 static void
-compute_token(RsPlan *plan)
+load_schema_tables(RsPlan *plan)
 {
-	StringInfoData canon;
-	ListCell   *lc;
-	bytea	   *digest;
-	unsigned char *d;
+	Oid			argtypes[1] = {OIDARRAYOID};
+	Datum		values[1];
+	int			n;
 
-	initStringInfo(&canon);
-	appendStringInfo(&canon, "reset_system plan v1\n" UINT64_FORMAT "\n%u\n%s\n",
-					 plan->system_identifier, MyDatabaseId, plan->database);
-	foreach(lc, plan->cfg->tables)
+	if (plan->schemas == NIL)
+		return;
+	values[0] = rs_oid_array(plan->schemas);
+	n = rs_spi("SELECT c.oid, c.relkind::pg_catalog.text, c.relispartition,"
+			   " n.nspname::pg_catalog.text, c.relname::pg_catalog.text"
+			   " FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n"
+			   "   ON n.oid OPERATOR(pg_catalog.=) c.relnamespace"
+			   " WHERE c.relnamespace OPERATOR(pg_catalog.=) ANY ($1)"
+			   "   AND c.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r','p']::pg_catalog.\"char\"[])"
+			   "   AND c.relpersistence OPERATOR(pg_catalog.<>) 't'"
+			   "   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d"
+			   "        WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass"
+			   "          AND d.objid OPERATOR(pg_catalog.=) c.oid"
+			   "          AND d.deptype OPERATOR(pg_catalog.=) 'e')"
+			   " ORDER BY n.nspname, c.relname",
+			   1, argtypes, values, NULL, true, SPI_OK_SELECT);
+	for (int i = 0; i < n; i++)
 	{
-		RsTable    *t = (RsTable *) lfirst(lc);
-		ListCell   *lc2;
+		RsSchemaTable *st = palloc0(sizeof(RsSchemaTable));
+		char	   *nsp = rs_spi_text(i, 3);
+		char	   *rel = rs_spi_text(i, 4);
 
-		if (t->missing)
-			continue;
-		appendStringInfo(&canon, "table\t%s\t%u\t%s", t->qname, t->relid,
-						 rs_action_name(t->action));
-		foreach(lc2, t->storage_columns)
-			appendStringInfo(&canon, "\t%s", (char *) lfirst(lc2));
-		appendStringInfoChar(&canon, '\n');
+		st->relid = rs_spi_oid(i, 0);
+		st->relkind = rs_spi_text(i, 1)[0];
+		st->partition = rs_spi_bool(i, 2);
+		st->name = psprintf("%s.%s", nsp, rel);
+		st->qname = quote_qualified_identifier(nsp, rel);
+		plan->schema_tables = lappend(plan->schema_tables, st);
 	}
-	foreach(lc, plan->cfg->rebuilds)
-	{
-		RsRebuild  *r = (RsRebuild *) lfirst(lc);
-
-		appendStringInfo(&canon, "rebuild\t%s\t%s\n", r->label, r->command);
-	}
-	if (plan->storage)
-	{
-		appendStringInfo(&canon, "storage\t%s\t%s\n",
-						 plan->storage->backend ? plan->storage->backend : "",
-						 plan->storage->options ? plan->storage->options : "");
-		foreach(lc, plan->storage->prefixes)
-			appendStringInfo(&canon, "prefix\t%s\n", (char *) lfirst(lc));
-	}
-
-	digest = DatumGetByteaPP(OidFunctionCall1(F_SHA256,
-											  PointerGetDatum(cstring_to_text_with_len(canon.data, canon.len))));
-	d = (unsigned char *) VARDATA_ANY(digest);
-	for (int i = 0; i < RS_TOKEN_LEN / 2; i++)
-		snprintf(plan->token + 2 * i, 3, "%02x", d[i]);
+	SPI_freetuptable(SPI_tuptable);
 }
 
 /*
- * rs_plan_load: configuration, target, environment and token; no row
- * counts yet.  With lock_unlock, the unlock in force (if any) is locked
- * for the reset that will consume it.  Must be called inside an SPI
- * connection.
+ * rs_plan_key_tables: the registered tables whose storage columns hold
+ * the keys of the rows a reset deletes (action delete) or keeps (action
+ * preserve): the tables at the roots of the trees, and the registered
+ * tables inside them, whose own storage columns are read too.
+ */
+List *
+rs_plan_key_tables(RsPlan *plan, RsAction action)
+{
+	List	   *tables = list_copy(action == RS_ACTION_DELETE
+								   ? plan->delete_tables : plan->preserve_tables);
+	ListCell   *lc;
+
+	foreach(lc, plan->covered)
+	{
+		RsTable    *t = (RsTable *) lfirst(lc);
+
+		if (t->action == action && t->storage_columns != NIL)
+			tables = lappend(tables, t);
+	}
+	return tables;
+}
+
+/*
+ * rs_plan_resolve: the registrations and the structure they depend on,
+ * read from the catalogs now, and the token over both.  reset_execute
+ * calls it again once it holds its locks: what runs is what the catalogs
+ * say under the locks, and the token must still match.  Clears the
+ * warnings and blockers found so far (the analysis runs after it).
+ */
+void
+rs_plan_resolve(RsSession *s, RsPlan *plan)
+{
+	ListCell   *lc;
+
+	plan->cfg = rs_load_config(s);
+	plan->delete_tables = NIL;
+	plan->preserve_tables = NIL;
+	plan->covered = NIL;
+	plan->effective_delete = NIL;
+	plan->effective_preserve = NIL;
+	plan->edges = NIL;
+	plan->schemas = NIL;
+	plan->schema_tables = NIL;
+	plan->warnings = NIL;
+	plan->blockers = NIL;
+	plan->counted = false;
+
+	resolve_tables(plan);
+	load_schema_tables(plan);
+	rs_tree_analyze(plan);
+	rs_check_storage_columns(plan);
+
+	plan->storage = rs_storage_config_load(s);
+	plan->uses_storage = plan->storage != NULL && plan->storage->prefixes != NIL;
+	foreach(lc, rs_plan_key_tables(plan, RS_ACTION_DELETE))
+		if (((RsTable *) lfirst(lc))->storage_columns != NIL)
+			plan->uses_storage = true;
+	rs_plan_compute_token(plan);
+}
+
+/*
+ * rs_plan_load: configuration, target, environment, structure and token;
+ * no row counts yet.  With lock_unlock, the unlock in force (if any) is
+ * locked for the reset that will consume it.  Must be called inside an
+ * SPI connection.
  */
 RsPlan *
 rs_plan_load(RsSession *s, bool lock_unlock)
 {
 	RsPlan	   *plan = palloc0(sizeof(RsPlan));
 
-	plan->cfg = rs_load_config(s);
 	plan->database = get_database_name(MyDatabaseId);
 	plan->system_identifier = GetSystemIdentifier();
 	plan->environment = pstrdup(rs_environment ? rs_environment : RS_ENV_UNSET);
 	rs_env_status(s, &plan->env, lock_unlock);
 	plan->mode = rs_mode_name(rs_mode);
 	describe_server(plan);
-	resolve_tables(plan);
-	plan->storage = rs_storage_config_load(s);
-	plan->uses_storage = plan->storage != NULL && plan->storage->prefixes != NIL;
-	{
-		ListCell   *lc;
-
-		foreach(lc, plan->delete_tables)
-			if (((RsTable *) lfirst(lc))->storage_columns != NIL)
-				plan->uses_storage = true;
-	}
-	compute_token(plan);
+	rs_plan_resolve(s, plan);
 	return plan;
 }
 
 /*
- * oid_array: a List of OIDs as an oid[] datum.
+ * rs_oid_array: a List of OIDs as an oid[] datum.
  */
-static Datum
-oid_array(List *oids)
+Datum
+rs_oid_array(List *oids)
 {
 	int			n = list_length(oids);
 	Datum	   *elems = palloc(sizeof(Datum) * Max(n, 1));
@@ -415,7 +446,7 @@ analyze_foreign_keys(RsPlan *plan)
 
 	if (plan->effective_delete == NIL)
 		return;
-	values[0] = oid_array(plan->effective_delete);
+	values[0] = rs_oid_array(plan->effective_delete);
 	n = rs_spi("SELECT c.conname::pg_catalog.text, c.conrelid, c.confrelid,"
 			   " c.confdeltype::pg_catalog.text"
 			   " FROM pg_catalog.pg_constraint c"
@@ -491,61 +522,27 @@ analyze_foreign_keys(RsPlan *plan)
 /*
  * warn_unregistered: tables in the schemas of registered tables that are
  * neither deleted nor preserved.  A table added by a later migration must
- * never be skipped silently.  Extension member tables are not the
- * application's and are left out.
+ * never be skipped silently.  Partitions and inheritance children of
+ * registered tables are in their parent's tree; other partitions are
+ * reset (or not) with their partitioned table, which is warned about.
  */
 static void
 warn_unregistered(RsPlan *plan)
 {
-	List	   *schemas = NIL;
 	ListCell   *lc;
-	Oid			argtypes[1] = {OIDARRAYOID};
-	Datum		values[1];
-	int			n;
 
-	foreach(lc, plan->cfg->tables)
+	foreach(lc, plan->schema_tables)
 	{
-		RsTable    *t = (RsTable *) lfirst(lc);
+		RsSchemaTable *st = (RsSchemaTable *) lfirst(lc);
 
-		if (!t->missing)
-			schemas = list_append_unique_oid(schemas, get_rel_namespace(t->relid));
-	}
-	if (schemas == NIL)
-		return;
-
-	values[0] = oid_array(schemas);
-	n = rs_spi("SELECT c.oid, pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.'"
-			   "   OPERATOR(pg_catalog.||) pg_catalog.quote_ident(c.relname),"
-			   " n.nspname::pg_catalog.text OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) c.relname::pg_catalog.text"
-			   " FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n"
-			   "   ON n.oid OPERATOR(pg_catalog.=) c.relnamespace"
-			   " WHERE c.relnamespace OPERATOR(pg_catalog.=) ANY ($1)"
-			   "   AND c.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r','p']::pg_catalog.\"char\"[])"
-			   "   AND c.relpersistence OPERATOR(pg_catalog.<>) 't'"
-			   "   AND NOT c.relispartition"
-			   "   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d"
-			   "        WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass"
-			   "          AND d.objid OPERATOR(pg_catalog.=) c.oid"
-			   "          AND d.deptype OPERATOR(pg_catalog.=) 'e')"
-			   " ORDER BY n.nspname, c.relname",
-			   1, argtypes, values, NULL, false, SPI_OK_SELECT);
-	for (int i = 0; i < n; i++)
-	{
-		Oid			relid = rs_spi_oid(i, 0);
-		bool		known = false;
-
-		foreach(lc, plan->cfg->tables)
-		{
-			RsTable    *t = (RsTable *) lfirst(lc);
-
-			if (!t->missing && list_member_oid(t->descendants, relid))
-				known = true;
-		}
-		if (!known)
-			rs_plan_add_warning(plan,
-								"table \"%s\" is neither deleted nor preserved, so a reset leaves its rows in place; "
-								"register it with SELECT reset_register_table(%s, 'delete'); or 'preserve'",
-								rs_spi_text(i, 2), quote_literal_cstr(rs_spi_text(i, 1)));
+		if (st->partition ||
+			list_member_oid(plan->effective_delete, st->relid) ||
+			list_member_oid(plan->effective_preserve, st->relid))
+			continue;
+		rs_plan_add_warning(plan,
+							"table \"%s\" is neither deleted nor preserved, so a reset leaves its rows in place; "
+							"register it with SELECT reset_register_table(%s, 'delete'); or 'preserve'",
+							st->name, quote_literal_cstr(st->qname));
 	}
 }
 
@@ -584,7 +581,7 @@ load_table_traits(RsPlan *plan)
 		}
 	}
 
-	values[0] = oid_array(plan->effective_delete);
+	values[0] = rs_oid_array(plan->effective_delete);
 	/* tgtype bits: 1 = ROW, 8 = DELETE (see catalog/pg_trigger.h) */
 	n = rs_spi("SELECT tgrelid, pg_catalog.bool_or((tgtype::pg_catalog.int4 OPERATOR(pg_catalog.&) 9)"
 			   "   OPERATOR(pg_catalog.=) 9 AND tgenabled OPERATOR(pg_catalog.<>) 'D')"
@@ -639,29 +636,6 @@ analyze_storage(RsPlan *plan)
 }
 
 /*
- * analyze_rebuild_roles: a rebuild step runs as the role that registered
- * it; that role must still exist.
- */
-static void
-analyze_rebuild_roles(RsPlan *plan)
-{
-	ListCell   *lc;
-
-	foreach(lc, plan->cfg->rebuilds)
-	{
-		RsRebuild  *r = (RsRebuild *) lfirst(lc);
-
-		if (!OidIsValid(get_role_oid(r->run_as, true)))
-			rs_plan_add_blocker(plan, ERRCODE_UNDEFINED_OBJECT,
-								psprintf("rebuild step \"%s\" runs as role \"%s\", which no longer exists",
-										 r->label, r->run_as),
-								pstrdup("A rebuild step runs with the privileges of the role that registered it."),
-								psprintf("Register it again: SELECT reset_register_rebuild(%s, %s);",
-										 quote_literal_cstr(r->label), quote_literal_cstr(r->command)));
-	}
-}
-
-/*
  * warn_lock_holders: sessions that hold locks on registered tables now.
  * A reset would wait for them (up to reset_system.lock_timeout) or, with
  * reset_system.terminate_blockers, end them.
@@ -676,7 +650,7 @@ warn_lock_holders(RsPlan *plan)
 
 	if (relids == NIL)
 		return;
-	values[0] = oid_array(relids);
+	values[0] = rs_oid_array(relids);
 	values[1] = ObjectIdGetDatum(MyDatabaseId);
 	n = rs_spi("SELECT l.pid, a.usename::pg_catalog.text, a.application_name, a.state,"
 			   " pg_catalog.date_trunc('second', pg_catalog.clock_timestamp()"
@@ -737,12 +711,22 @@ rs_plan_analyze(RsPlan *plan)
 							pstrdup("nothing is registered for deletion"),
 							pstrdup("A reset deletes the rows of registered tables and runs registered rebuild steps; there are none."),
 							pstrdup("Register tables with reset_register_table() or reset_register_schema()."));
+
+	/*
+	 * What the catalogs say about the tables a reset empties and keeps:
+	 * blockers and warnings.  (The trees of partitions and children, the
+	 * storage columns and the renamed tables were checked when the plan
+	 * was resolved; per-table actions on kept rows and further blockers
+	 * belong here.)
+	 */
 	analyze_foreign_keys(plan);
 	load_table_traits(plan);
 	warn_unregistered(plan);
 	analyze_storage(plan);
-	analyze_rebuild_roles(plan);
-	warn_lock_holders(plan);
+	rs_check_rebuild_roles(plan);
+	rs_check_registrants(plan);
+	if (!plan->under_locks)
+		warn_lock_holders(plan);
 }
 
 /*
@@ -772,81 +756,8 @@ rs_plan_guard_blockers(RsPlan *plan)
 							NULL,
 							psprintf("To go ahead, raise the limit for the reset's transaction: "
 									 "BEGIN; SET LOCAL reset_system.max_rows = " INT64_FORMAT "; "
-									 "SELECT reset_execute(...); COMMIT;", plan->delete_rows));
-}
-
-/*
- * count_tables: exact row counts of a list of tables, a chunk per query.
- */
-static void
-count_tables(List *tables)
-{
-	int			total = list_length(tables);
-
-	for (int start = 0; start < total; start += RS_COUNT_CHUNK)
-	{
-		StringInfoData sql;
-		int			end = Min(start + RS_COUNT_CHUNK, total);
-
-		initStringInfo(&sql);
-		appendStringInfoString(&sql, "SELECT ");
-		for (int i = start; i < end; i++)
-		{
-			RsTable    *t = (RsTable *) list_nth(tables, i);
-
-			appendStringInfo(&sql, "%s(SELECT pg_catalog.count(*) FROM %s)",
-							 i > start ? ", " : "", t->qname);
-		}
-		rs_spi(sql.data, 0, NULL, NULL, NULL, false, SPI_OK_SELECT);
-		for (int i = start; i < end; i++)
-		{
-			RsTable    *t = (RsTable *) list_nth(tables, i);
-
-			t->rows = rs_spi_int64(0, i - start, 0);
-		}
-		SPI_freetuptable(SPI_tuptable);
-	}
-}
-
-/*
- * estimate_tables: row counts from the statistics (pg_class.reltuples,
- * summed over partitions and children).  A table whose statistics were
- * never gathered is counted exactly instead.
- */
-static void
-estimate_tables(List *tables)
-{
-	ListCell   *lc;
-	List	   *exact = NIL;
-
-	foreach(lc, tables)
-	{
-		RsTable    *t = (RsTable *) lfirst(lc);
-		Datum		values[1];
-		Oid			argtypes[1] = {OIDARRAYOID};
-		Datum	   *oids = palloc(sizeof(Datum) * Max(list_length(t->descendants), 1));
-		int			n = 0;
-		ListCell   *lc2;
-
-		foreach(lc2, t->descendants)
-			oids[n++] = ObjectIdGetDatum(lfirst_oid(lc2));
-		if (n == 0)
-			oids[n++] = ObjectIdGetDatum(t->relid);
-		values[0] = PointerGetDatum(construct_array(oids, n, OIDOID, sizeof(Oid), true, TYPALIGN_INT));
-		rs_spi("SELECT pg_catalog.sum(GREATEST(reltuples, 0))::pg_catalog.int8,"
-			   " pg_catalog.bool_or(reltuples OPERATOR(pg_catalog.<) 0)"
-			   " FROM pg_catalog.pg_class WHERE oid OPERATOR(pg_catalog.=) ANY ($1)"
-			   "   AND relkind OPERATOR(pg_catalog.<>) 'p'",
-			   1, argtypes, values, NULL, true, SPI_OK_SELECT);
-		if (rs_spi_bool(0, 1))
-			exact = lappend(exact, t);	/* never analyzed: count it */
-		else
-		{
-			t->rows = rs_spi_int64(0, 0, 0);
-			t->estimated = true;
-		}
-	}
-	count_tables(exact);
+									 "SELECT reset_execute('%s', '%s'); COMMIT;",
+									 plan->delete_rows, RS_CONFIRM_PHRASE, plan->token));
 }
 
 /*
@@ -859,8 +770,8 @@ rs_plan_estimate(RsPlan *plan)
 {
 	ListCell   *lc;
 
-	estimate_tables(plan->delete_tables);
-	estimate_tables(plan->preserve_tables);
+	rs_tree_count(plan->delete_tables, true);
+	rs_tree_count(plan->preserve_tables, true);
 	plan->delete_rows = 0;
 	plan->preserve_rows = 0;
 	plan->purge_objects = 0;
@@ -879,17 +790,18 @@ rs_plan_estimate(RsPlan *plan)
 }
 
 /*
- * rs_plan_count: exact row counts of every deleted and preserved table.
- * Reading the tables needs SELECT on them: a role without it gets the
- * server's own "permission denied for table ..." error.
+ * rs_plan_count: exact row counts of every relation the reset empties or
+ * keeps, partitions and children one by one.  Reading the tables needs
+ * SELECT on them: a role without it gets the server's own "permission
+ * denied for table ..." error.
  */
 void
 rs_plan_count(RsPlan *plan)
 {
 	ListCell   *lc;
 
-	count_tables(plan->delete_tables);
-	count_tables(plan->preserve_tables);
+	rs_tree_count(plan->delete_tables, false);
+	rs_tree_count(plan->preserve_tables, false);
 	plan->delete_rows = 0;
 	plan->preserve_rows = 0;
 	foreach(lc, plan->delete_tables)

@@ -29,6 +29,16 @@ typedef struct RsBlocker
 	char	   *hint;
 } RsBlocker;
 
+/* A table of a schema that holds registered tables (registered or not). */
+typedef struct RsSchemaTable
+{
+	Oid			relid;
+	char		relkind;
+	bool		partition;
+	char	   *name;			/* schema.table, for messages */
+	char	   *qname;			/* "schema"."table" */
+} RsSchemaTable;
+
 /* A foreign key between two tables the reset deletes (collapsed to the
  * registered tables that own them). */
 typedef struct RsFkEdge
@@ -53,8 +63,15 @@ typedef struct RsPlan
 	/* registered tables that take part, annotated */
 	List	   *delete_tables;	/* RsTable * deleted by the reset */
 	List	   *preserve_tables;	/* RsTable * kept */
+	List	   *covered;		/* RsTable * inside another registered table's
+								 * tree, listed under it */
 	List	   *effective_delete;	/* OIDs: delete_tables and all children */
+	List	   *effective_preserve; /* OIDs: preserve_tables and all children */
 	List	   *edges;			/* RsFkEdge * among delete_tables */
+
+	/* the structure the reset depends on (part of the token) */
+	List	   *schemas;		/* OIDs of the schemas of registered tables */
+	List	   *schema_tables;	/* RsSchemaTable *: every table in them */
 
 	List	   *warnings;		/* char * */
 	List	   *blockers;		/* RsBlocker * */
@@ -69,6 +86,7 @@ typedef struct RsPlan
 	bool		storage_check_cached;
 	char	   *storage_check_error;	/* why no check could run */
 
+	bool		under_locks;	/* reset_execute holds the reset's locks */
 	bool		counted;
 	bool		estimate;		/* counts from the statistics (reset_plan(estimate => true)) */
 	int64		delete_rows;
@@ -78,6 +96,7 @@ typedef struct RsPlan
 } RsPlan;
 
 extern RsPlan *rs_plan_load(RsSession *s, bool lock_unlock);
+extern void rs_plan_resolve(RsSession *s, RsPlan *plan);
 extern void rs_plan_guard_blockers(RsPlan *plan);
 extern void rs_plan_analyze(RsPlan *plan);
 extern void rs_plan_count(RsPlan *plan);
@@ -87,5 +106,25 @@ extern RsBlocker *rs_plan_add_blocker(RsPlan *plan, int sqlstate,
 									  char *message, char *detail, char *hint);
 extern void rs_plan_raise_blockers(RsPlan *plan);
 extern RsTable *rs_plan_find_delete(RsPlan *plan, Oid relid);
+extern List *rs_plan_key_tables(RsPlan *plan, RsAction action);
+extern Datum rs_oid_array(List *oids);
+
+/* plan_tree.c: inheritance trees (partitions and children) */
+extern void rs_tree_build(RsPlan *plan, RsTable *t);
+extern void rs_tree_analyze(RsPlan *plan);
+extern void rs_tree_count(List *tables, bool estimate);
+extern void rs_tree_recount(List *tables);
+extern int	rs_tree_member_count(List *tables);
+
+/* plan_registrations.c: registrations checked against the catalogs now */
+extern void rs_check_storage_columns(RsPlan *plan);
+extern void rs_check_registrants(RsPlan *plan);
+extern void rs_check_rebuild_roles(RsPlan *plan);
+
+/* plan_render.c */
+extern void rs_plan_warn_more(RsSession *s, RsPlan *plan, bool backup, bool may_probe);
+
+/* plan_token.c */
+extern void rs_plan_compute_token(RsPlan *plan);
 
 #endif							/* RESET_SYSTEM_PLAN_H */

@@ -30,10 +30,12 @@ PG_FUNCTION_INFO_V1(reset_plan_json);
 /*
  * check_storage: the live storage check for the plan, reused from the
  * last one when recent enough (reset_system.storage_check_cache), so that
- * a plan stays fast; a failed check becomes a warning.
+ * a plan stays fast; without may_probe only a recent result is used (a
+ * reset never waits for a probe under its locks).  A failed check becomes
+ * a warning.
  */
 static void
-check_storage(RsSession *s, RsPlan *plan)
+check_storage(RsSession *s, RsPlan *plan, bool may_probe)
 {
 	RsStorageConfig *st = plan->storage;
 	ListCell   *lc;
@@ -45,7 +47,7 @@ check_storage(RsSession *s, RsPlan *plan)
 		plan->storage_checks = rs_storage_check_cached(s, st->location, rs_storage_check_cache_ms,
 													   &plan->storage_checked_at);
 	plan->storage_check_cached = plan->storage_checks != NIL;
-	if (plan->storage_checks == NIL)
+	if (plan->storage_checks == NIL && may_probe)
 		plan->storage_checks = rs_storage_check_run(st, Min(rs_storage_timeout_ms, RS_PLAN_CHECK_TIMEOUT_MS),
 													&plan->storage_checked_at,
 													&plan->storage_check_error);
@@ -63,6 +65,22 @@ check_storage(RsSession *s, RsPlan *plan)
 }
 
 /*
+ * rs_plan_warn_more: the warnings that do not come from the catalogs:
+ * the storage check, and a backup whose files the purge would not wait
+ * for.  reset_execute repeats them with the others (from a recent storage
+ * check only: it never probes under its locks).
+ */
+void
+rs_plan_warn_more(RsSession *s, RsPlan *plan, bool backup, bool may_probe)
+{
+	check_storage(s, plan, may_probe);
+	if (backup && plan->uses_storage && rs_purge_delay_s == 0)
+		rs_plan_add_warning(plan, "a backup is taken but reset_system.purge_delay is 0: the files of deleted rows are purged "
+							"right after commit, so a restore would bring back rows whose files are gone; "
+							"SET reset_system.purge_delay = '1h' keeps them for an hour");
+}
+
+/*
  * build_plan: load, analyze and count, inside the caller's SPI connection.
  */
 static RsPlan *
@@ -76,20 +94,46 @@ build_plan(RsSession *s, bool estimate)
 	else
 		rs_plan_count(plan);
 	rs_plan_guard_blockers(plan);
-	check_storage(s, plan);
-	if (rs_backup_default && plan->uses_storage && rs_purge_delay_s == 0)
-		rs_plan_add_warning(plan, "a backup is taken but reset_system.purge_delay is 0: the files of deleted rows are purged "
-							"right after commit, so a restore would bring back rows whose files are gone; "
-							"SET reset_system.purge_delay = '1h' keeps them for an hour");
+	rs_plan_warn_more(s, plan, rs_backup_default, true);
 	return plan;
 }
 
+/* Labels wider than this go on a line of their own */
+#define RS_LABEL_WRAP 40
+
+/* One line of a table list: count, label, name */
+typedef struct PlanLine
+{
+	char	   *count;
+	char	   *label;
+	char	   *name;
+} PlanLine;
+
 /*
- * append_tables: one aligned line per table: rows, label, name.
+ * plan_line: a PlanLine.
+ */
+static PlanLine *
+plan_line(int64 rows, bool estimated, char *label, char *name)
+{
+	PlanLine   *l = palloc(sizeof(PlanLine));
+
+	l->count = psprintf("%s%s", estimated ? "~" : "", rs_format_count(rows));
+	l->label = label;
+	l->name = name;
+	return l;
+}
+
+/*
+ * append_tables: one line per table and per relation in its tree (a
+ * partition or child, indented by depth under its parent, with the rows
+ * in it and below it): count, label, name.  Columns are aligned by
+ * display width; a label wider than RS_LABEL_WRAP columns is printed
+ * alone and its name goes on the next line, in the name column.
  */
 static void
 append_tables(StringInfo buf, List *tables)
 {
+	List	   *lines = NIL;
 	int			label_w = 0;
 	int			count_w = 0;
 	ListCell   *lc;
@@ -97,19 +141,57 @@ append_tables(StringInfo buf, List *tables)
 	foreach(lc, tables)
 	{
 		RsTable    *t = (RsTable *) lfirst(lc);
+		ListCell   *lc2;
 
-		label_w = Max(label_w, (int) strlen(t->label));
-		count_w = Max(count_w, (int) strlen(rs_format_count(t->rows)) + (t->estimated ? 1 : 0));
+		lines = lappend(lines, plan_line(t->rows, t->estimated, t->label, t->qname));
+		foreach(lc2, t->members)
+		{
+			RsMember   *m = (RsMember *) lfirst(lc2);
+
+			lines = lappend(lines,
+							plan_line(m->rows, m->estimated,
+									  psprintf("%*s%s", 2 * m->depth, "",
+											   m->registered ? m->registered->label
+											   : m->partition ? "partition" : "child"),
+									  m->qname));
+		}
 	}
-	label_w = Min(label_w, 32);
-	foreach(lc, tables)
+	foreach(lc, lines)
 	{
-		RsTable    *t = (RsTable *) lfirst(lc);
+		PlanLine   *l = (PlanLine *) lfirst(lc);
+		int			w = rs_display_width(l->label);
 
-		appendStringInfo(buf, "  %*s  %-*s  %s\n", count_w,
-						 psprintf("%s%s", t->estimated ? "~" : "", rs_format_count(t->rows)),
-						 label_w, t->label, t->name);
+		count_w = Max(count_w, (int) strlen(l->count));
+		if (w <= RS_LABEL_WRAP)
+			label_w = Max(label_w, w);
 	}
+	foreach(lc, lines)
+	{
+		PlanLine   *l = (PlanLine *) lfirst(lc);
+
+		appendStringInfo(buf, "  %*s  ", count_w, l->count);
+		if (rs_display_width(l->label) > label_w)
+			appendStringInfo(buf, "%s\n%*s", l->label, 2 + count_w + 2 + label_w, "");
+		else
+			rs_append_padded(buf, l->label, label_w);
+		appendStringInfo(buf, "  %s\n", l->name);
+	}
+}
+
+/*
+ * tables_heading: "Will DELETE 303 row(s) in 2 table(s):", naming the
+ * partitions and children in their trees when there are any.
+ */
+static void
+tables_heading(StringInfo buf, const char *verb, RsPlan *plan, int64 rows, List *tables)
+{
+	int			members = rs_tree_member_count(tables);
+
+	appendStringInfo(buf, "Will %s %s%s row(s) in %d table(s)", verb,
+					 plan->estimate ? "~" : "", rs_format_count(rows), list_length(tables));
+	if (members > 0)
+		appendStringInfo(buf, " and the %d partition(s) or child table(s) below them", members);
+	appendStringInfoString(buf, ":\n");
 }
 
 /*
@@ -193,9 +275,7 @@ render_text(RsPlan *plan)
 		appendStringInfoString(&buf, "Will DELETE: nothing (no table is registered for deletion)\n");
 	else
 	{
-		appendStringInfo(&buf, "Will DELETE %s%s row(s) in %d table(s):\n",
-						 plan->estimate ? "~" : "", rs_format_count(plan->delete_rows),
-						 list_length(plan->delete_tables));
+		tables_heading(&buf, "DELETE", plan, plan->delete_rows, plan->delete_tables);
 		append_tables(&buf, plan->delete_tables);
 	}
 
@@ -209,8 +289,8 @@ render_text(RsPlan *plan)
 		{
 			RsRebuild  *r = (RsRebuild *) lfirst(lc);
 
-			appendStringInfo(&buf, "  %d. %s: %s\n", ++i, r->label,
-							 rs_one_line(r->command, 100));
+			appendStringInfo(&buf, "  %d. %s (runs as %s): %s\n", ++i, r->label,
+							 quote_identifier(r->run_as), rs_one_line(r->command, 100));
 		}
 	}
 
@@ -218,9 +298,7 @@ render_text(RsPlan *plan)
 		appendStringInfoString(&buf, "Will PRESERVE: no table is registered for preservation\n");
 	else
 	{
-		appendStringInfo(&buf, "Will PRESERVE %s%s row(s) in %d table(s):\n",
-						 plan->estimate ? "~" : "", rs_format_count(plan->preserve_rows),
-						 list_length(plan->preserve_tables));
+		tables_heading(&buf, "PRESERVE", plan, plan->preserve_rows, plan->preserve_tables);
 		append_tables(&buf, plan->preserve_tables);
 	}
 
@@ -267,7 +345,9 @@ render_text(RsPlan *plan)
 }
 
 /*
- * json_tables: [{"table": ..., "label": ..., "rows": n}, ...]
+ * json_tables: [{"table": ..., "label": ..., "rows": n, "children": [...]}, ...]
+ * Names are quoted as SQL needs them ('app."Weird Name"'), so a script can
+ * cast them to regclass.
  */
 static void
 json_tables(StringInfo buf, List *tables)
@@ -279,13 +359,32 @@ json_tables(StringInfo buf, List *tables)
 	foreach(lc, tables)
 	{
 		RsTable    *t = (RsTable *) lfirst(lc);
+		ListCell   *lc2;
 
 		appendStringInfoString(buf, first ? "{\"table\": " : ", {\"table\": ");
-		escape_json(buf, t->name);
+		escape_json(buf, t->qname);
 		appendStringInfoString(buf, ", \"label\": ");
 		escape_json(buf, t->label);
-		appendStringInfo(buf, ", \"rows\": " INT64_FORMAT "%s}", t->rows,
+		appendStringInfo(buf, ", \"rows\": " INT64_FORMAT "%s, \"children\": [", t->rows,
 						 t->estimated ? ", \"estimated\": true" : "");
+		foreach(lc2, t->members)
+		{
+			RsMember   *m = (RsMember *) lfirst(lc2);
+
+			appendStringInfoString(buf, lc2 == list_head(t->members) ? "{\"table\": " : ", {\"table\": ");
+			escape_json(buf, m->qname);
+			appendStringInfo(buf, ", \"kind\": \"%s\", \"parent\": ", m->partition ? "partition" : "child");
+			escape_json(buf, rs_qualified_name(m->parent, true));
+			appendStringInfo(buf, ", \"depth\": %d, \"rows\": " INT64_FORMAT ", \"own_rows\": " INT64_FORMAT "%s",
+							 m->depth, m->rows, m->own_rows, m->estimated ? ", \"estimated\": true" : "");
+			if (m->registered)
+			{
+				appendStringInfoString(buf, ", \"label\": ");
+				escape_json(buf, m->registered->label);
+			}
+			appendStringInfoChar(buf, '}');
+		}
+		appendStringInfoString(buf, "]}");
 		first = false;
 	}
 	appendStringInfoChar(buf, ']');
@@ -362,6 +461,8 @@ render_json(RsPlan *plan)
 		escape_json(&buf, r->label);
 		appendStringInfoString(&buf, ", \"command\": ");
 		escape_json(&buf, r->command);
+		appendStringInfoString(&buf, ", \"run_as\": ");
+		escape_json(&buf, r->run_as);
 		appendStringInfoChar(&buf, '}');
 		first = false;
 	}

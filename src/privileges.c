@@ -4,10 +4,12 @@
  *	  reset_grant_operator(): grant a role what an operator needs.
  *
  * Every function of the extension is revoked from PUBLIC at install.  An
- * operator needs EXECUTE on the plan, execute, purge and history
+ * operator needs USAGE on the schema of the functions and EXECUTE on the
+ * plan, execute, purge, history, storage check, backup and restore
  * functions; unlocking a protected environment and changing the
  * registrations are separate grants.  reset_configure_storage() and this
- * function itself stay with superusers.
+ * function itself stay with superusers.  The README lists exactly what
+ * each grant covers; keep both in step.
  *
  * The functions run with the caller's own rights on the application's
  * tables, so an operator also needs SELECT and TRUNCATE (and DELETE for
@@ -36,6 +38,11 @@
 
 PG_FUNCTION_INFO_V1(reset_grant_operator);
 
+/*
+ * What each grant covers.  Signatures follow the installed SQL version:
+ * the library also serves a database still at 1.0 (ALTER EXTENSION ...
+ * UPDATE not run yet), where the functions added in 1.1 do not exist.
+ */
 static const char *const operator_functions[] = {
 	"reset_plan(boolean)", "reset_plan_json(boolean)", "reset_execute(text, text, boolean)", "reset_config()",
 	"reset_history()", "reset_purge_status(bigint)", "reset_purge_wait(interval)",
@@ -44,13 +51,19 @@ static const char *const operator_functions[] = {
 	"reset_backups()", "reset_backup_drop(bigint)"
 };
 
+/* read functions added in 1.1 */
+static const char *const operator_functions_1_1[] = {
+	"reset_history_detail(bigint)", "reset_purge_totals(bigint)"
+};
+
 static const char *const unlock_functions[] = {
 	"reset_unlock(interval)", "reset_lock()"
 };
 
+/* the third is reset_register_rebuild, whose signature depends on the version */
 static const char *const configure_functions[] = {
 	"reset_register_table(regclass, text, text, text[])", "reset_register_schema(name, text[])",
-	"reset_register_rebuild(text, text)", "reset_unregister(regclass)",
+	"reset_register_rebuild(text, text, boolean)", "reset_unregister(regclass)",
 	"reset_unregister_rebuild(text)", "reset_register_prefix(text)",
 	"reset_unregister_prefix(text)", "reset_seed_object(text, text)"
 };
@@ -127,10 +140,19 @@ reset_grant_operator(PG_FUNCTION_ARGS)
 	v[0] = CStringGetTextDatum(psprintf("GRANT USAGE ON SCHEMA %s TO %s;", quote_identifier(schema), role));
 	tuplestore_putvalues(store, tupdesc, v, nulls);
 	grant_all(store, tupdesc, schema, role, operator_functions, lengthof(operator_functions));
+	if (s.catalog_version >= RS_CATALOG_1_1)
+		grant_all(store, tupdesc, schema, role, operator_functions_1_1, lengthof(operator_functions_1_1));
 	if (!PG_ARGISNULL(1) && PG_GETARG_BOOL(1))
 		grant_all(store, tupdesc, schema, role, unlock_functions, lengthof(unlock_functions));
 	if (!PG_ARGISNULL(2) && PG_GETARG_BOOL(2))
-		grant_all(store, tupdesc, schema, role, configure_functions, lengthof(configure_functions));
+	{
+		const char *configure[lengthof(configure_functions)];
+
+		memcpy(configure, configure_functions, sizeof(configure_functions));
+		if (s.catalog_version < RS_CATALOG_1_1)
+			configure[2] = "reset_register_rebuild(text, text)";
+		grant_all(store, tupdesc, schema, role, configure, lengthof(configure));
+	}
 
 	/* what the role still lacks on the application's tables */
 	cfg = rs_load_config(&s);

@@ -49,6 +49,7 @@
 #include "journal.h"
 #include "notify.h"
 #include "purge.h"
+#include "purge_totals.h"
 #include "queue.h"
 #include "reset_system.h"
 #include "storage_config.h"
@@ -618,29 +619,28 @@ finish_resets(List *reset_ids)
 			   1, argtypes, values, NULL, false, SPI_OK_SELECT);
 		if (SPI_processed > 0)
 			continue;
-		if (rs_spi("UPDATE reset_system.history h SET purged = s.purged,"
+		/* the totals as purge_totals.h counts them everywhere */
+		if (rs_spi("UPDATE reset_system.history h SET purge_objects = s.objects, purged = s.purged,"
 				   " purge_failed = s.failed, purge_finished_at = pg_catalog.clock_timestamp()"
-				   " FROM (SELECT"
-				   "   pg_catalog.count(*) FILTER (WHERE kind OPERATOR(pg_catalog.=) 'object'"
-				   "     AND outcome OPERATOR(pg_catalog.=) ANY (ARRAY['" OUTCOME_DELETED "', '" OUTCOME_MISSING "'])) AS purged,"
-				   "   pg_catalog.count(*) FILTER (WHERE state OPERATOR(pg_catalog.=) 'failed') AS failed,"
-				   "   pg_catalog.count(*) FILTER (WHERE state OPERATOR(pg_catalog.=) 'pending') AS pending,"
-				   "   pg_catalog.count(*) FILTER (WHERE outcome OPERATOR(pg_catalog.=) '" OUTCOME_UPLOADED "') AS uploaded"
-				   "   FROM reset_system.purge_queue WHERE reset_id OPERATOR(pg_catalog.=) $1) s"
+				   " FROM (" RS_PURGE_TOTALS_OF_RESET ") s"
 				   " WHERE h.id OPERATOR(pg_catalog.=) $1 AND s.pending OPERATOR(pg_catalog.=) 0"
+				   "   AND s.prefixes_pending OPERATOR(pg_catalog.=) 0 AND s.uploads_pending OPERATOR(pg_catalog.=) 0"
 				   "   AND h.purge_finished_at IS NULL"
-				   " RETURNING s.purged, s.failed, s.uploaded",
+				   " RETURNING s.*",
 				   1, argtypes, values, NULL, false, SPI_OK_UPDATE_RETURNING) > 0)
 		{
-			int64		purged = rs_spi_int64(0, 0, 0);
-			int64		failed = rs_spi_int64(0, 1, 0);
-			int64		uploaded = rs_spi_int64(0, 2, 0);
+			RsPurgeTotals t;
+			char	   *failures;
 
+			rs_purge_totals_read(0, 0, &t);
+			failures = rs_purge_totals_failures(&t);
 			ereport(LOG,
-					(errmsg("reset_system: purge of reset " INT64_FORMAT " finished: " INT64_FORMAT " object(s) purged, " INT64_FORMAT " failed%s",
-							DatumGetInt64(values[0]), purged, failed,
-							uploaded > 0 ? psprintf(", " INT64_FORMAT " resource file(s) uploaded", uploaded) : "")));
-			rs_notify_purge_finished(DatumGetInt64(values[0]), purged, failed);
+					(errmsg("reset_system: purge of reset " INT64_FORMAT " finished: " INT64_FORMAT " object(s) purged, " INT64_FORMAT " failed%s%s%s",
+							DatumGetInt64(values[0]), t.purged, t.failed,
+							t.kept > 0 ? psprintf(", " INT64_FORMAT " kept", t.kept) : "",
+							t.uploaded > 0 ? psprintf(", " INT64_FORMAT " resource file(s) uploaded", t.uploaded) : "",
+							(t.prefixes_failed > 0 || t.uploads_failed > 0) && failures ? psprintf(" (%s)", failures) : "")));
+			rs_notify_purge_finished(DatumGetInt64(values[0]), t.purged, t.failed);
 		}
 	}
 }

@@ -21,6 +21,7 @@
 #include "commit_hook.h"
 #include "guards.h"
 #include "internal.h"
+#include "purge_totals.h"
 #include "render.h"
 #include "reset_system.h"
 #include "shmem.h"
@@ -197,10 +198,9 @@ reset_purge_wait(PG_FUNCTION_ARGS)
 
 	while (result == NULL)
 	{
-		int64		pending,
-					failed,
-					purged,
-					uploaded;
+		RsPurgeTotals t;
+		char	   *last_error;
+		char	   *failures;
 
 		/*
 		 * A cheap look first: is anything of this reset still pending?  From
@@ -223,33 +223,28 @@ reset_purge_wait(PG_FUNCTION_ARGS)
 		}
 
 		rs_as_owner_begin(&s);
-		rs_spi("SELECT pg_catalog.count(*) FILTER (WHERE state OPERATOR(pg_catalog.=) 'pending'),"
-			   " pg_catalog.count(*) FILTER (WHERE state OPERATOR(pg_catalog.=) 'failed'),"
-			   " pg_catalog.count(*) FILTER (WHERE kind OPERATOR(pg_catalog.=) 'object'"
-			   "   AND outcome OPERATOR(pg_catalog.=) ANY (ARRAY['deleted', 'already gone'])),"
+		rs_spi("SELECT" RS_PURGE_TOTALS_SELECT ","
 			   " (SELECT e.last_error FROM reset_system.purge_queue e"
 			   "   WHERE e.reset_id OPERATOR(pg_catalog.=) $1 AND e.last_error IS NOT NULL"
 			   "   ORDER BY COALESCE(e.done_at, e.next_attempt_at) DESC LIMIT 1)"
-			   " , pg_catalog.count(*) FILTER (WHERE outcome OPERATOR(pg_catalog.=) 'uploaded')"
 			   " FROM reset_system.purge_queue WHERE reset_id OPERATOR(pg_catalog.=) $1",
 			   1, argtypes, values, NULL, false, SPI_OK_SELECT);
 		rs_as_owner_end(&s);
-		uploaded = rs_spi_int64(0, 4, 0);
-		pending = rs_spi_int64(0, 0, 0);
-		failed = rs_spi_int64(0, 1, 0);
-		purged = rs_spi_int64(0, 2, 0);
+		rs_purge_totals_read(0, 0, &t);
+		last_error = rs_spi_text(0, RS_PURGE_TOTALS_NCOLS);
+		failures = rs_purge_totals_failures(&t);
 
-		if (pending == 0 && failed == 0)
-			result = uploaded == 0 ? psprintf("Purged %s storage object(s).", rs_format_count(purged))
+		if (rs_purge_totals_finished(&t) && failures == NULL)
+			result = t.uploaded == 0 ? psprintf("Purged %s storage object(s).", rs_format_count(t.purged))
 				: psprintf("Purged %s storage object(s). Uploaded %s resource file(s).",
-						   rs_format_count(purged), rs_format_count(uploaded));
-		else if (pending == 0)
+						   rs_format_count(t.purged), rs_format_count(t.uploaded));
+		else if (rs_purge_totals_finished(&t))
 			ereport(ERROR,
 					(errcode(ERRCODE_RS_PURGE_FAILED),
-					 errmsg("purge of reset " INT64_FORMAT " finished with " INT64_FORMAT " failed object(s)",
-							reset_id, failed),
+					 errmsg("purge of reset " INT64_FORMAT " finished with %s",
+							reset_id, failures),
 					 errdetail("%s storage object(s) were purged. Latest error: %s",
-							   rs_format_count(purged), rs_spi_text(0, 3) ? rs_spi_text(0, 3) : "none recorded"),
+							   rs_format_count(t.purged), last_error ? last_error : "none recorded"),
 					 errhint("See SELECT * FROM reset_purge_status(" INT64_FORMAT "); fix the cause, then SELECT reset_purge_retry();",
 							 reset_id)));
 		else
@@ -257,9 +252,13 @@ reset_purge_wait(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_RS_PURGE_TIMEOUT),
 					 errmsg("purge of reset " INT64_FORMAT " is not finished after %s",
 							reset_id, DatumGetCString(DirectFunctionCall1(interval_out, IntervalPGetDatum(timeout)))),
-					 errdetail(INT64_FORMAT " object(s) pending, " INT64_FORMAT " failed, " INT64_FORMAT " purged so far. Latest error: %s",
-							   pending, failed, purged,
-							   rs_spi_text(0, 3) ? rs_spi_text(0, 3) : "none recorded"),
+					 errdetail(INT64_FORMAT " object(s) pending, " INT64_FORMAT " failed, " INT64_FORMAT " purged so far%s%s. Latest error: %s",
+							   t.pending, t.failed, t.purged,
+							   t.prefixes_pending > 0
+							   ? psprintf("; " INT64_FORMAT " prefix(es) still to be listed or tidied up", t.prefixes_pending) : "",
+							   t.uploads_pending > 0
+							   ? psprintf("; " INT64_FORMAT " resource file(s) still to upload", t.uploads_pending) : "",
+							   last_error ? last_error : "none recorded"),
 					 errhint("The purge goes on in the background. Watch it with SELECT * FROM reset_purge_status(" INT64_FORMAT ");",
 							 reset_id)));
 	}

@@ -29,7 +29,10 @@
 /*
  * rs_queue_key_sources: "SELECT col::text FROM tbl WHERE col IS NOT NULL AND
  * col <> ''" for every storage column of the given tables, joined with
- * UNION (or UNION ALL when all is set).  NULL when there is none.
+ * UNION (or UNION ALL when all is set).  NULL when there is none.  A
+ * column that was dropped, renamed or retyped since it was registered is
+ * left out (it cannot be read as keys; the plan blocks a reset on it), so
+ * no caller fails on a registration the schema has moved away from.
  */
 char *
 rs_queue_key_sources(List *tables, bool all)
@@ -46,7 +49,10 @@ rs_queue_key_sources(List *tables, bool all)
 		foreach(lc2, t->storage_columns)
 		{
 			const char *col = quote_identifier((char *) lfirst(lc2));
+			Oid			type;
 
+			if (rs_storage_column_state(t->relid, (char *) lfirst(lc2), &type) != RS_COLUMN_OK)
+				continue;
 			appendStringInfo(&sql, "%sSELECT %s::pg_catalog.text AS k FROM %s"
 							 " WHERE %s IS NOT NULL AND %s::pg_catalog.text OPERATOR(pg_catalog.<>) ''",
 							 sql.len ? (all ? " UNION ALL " : " UNION ") : "",
@@ -64,8 +70,8 @@ rs_queue_key_sources(List *tables, bool all)
 int64
 rs_queue_plan_count(RsPlan *plan)
 {
-	char	   *deleted = rs_queue_key_sources(plan->delete_tables, false);
-	char	   *kept = rs_queue_key_sources(plan->preserve_tables, true);
+	char	   *deleted = rs_queue_key_sources(rs_plan_key_tables(plan, RS_ACTION_DELETE), false);
+	char	   *kept = rs_queue_key_sources(rs_plan_key_tables(plan, RS_ACTION_PRESERVE), true);
 	char	   *sql;
 
 	if (deleted == NULL)
@@ -87,7 +93,7 @@ rs_queue_plan_count(RsPlan *plan)
 int64
 rs_queue_capture(RsSession *s, RsPlan *plan, int64 reset_id)
 {
-	char	   *deleted = rs_queue_key_sources(plan->delete_tables, false);
+	char	   *deleted = rs_queue_key_sources(rs_plan_key_tables(plan, RS_ACTION_DELETE), false);
 	Oid			argtypes[1] = {INT8OID};
 	Datum		values[1];
 	int64		queued = 0;
@@ -117,7 +123,8 @@ rs_queue_capture(RsSession *s, RsPlan *plan, int64 reset_id)
 int64
 rs_queue_spare(RsSession *s, RsPlan *plan, int64 reset_id)
 {
-	List	   *tables = list_concat(list_copy(plan->delete_tables), plan->preserve_tables);
+	List	   *tables = list_concat(rs_plan_key_tables(plan, RS_ACTION_DELETE),
+										 rs_plan_key_tables(plan, RS_ACTION_PRESERVE));
 	char	   *referenced = rs_queue_key_sources(tables, true);
 	Oid			argtypes[1] = {INT8OID};
 	Datum		values[1];

@@ -10,9 +10,12 @@
  * step named in the error context) and aborts the caller's transaction,
  * so every delete rolls back with it.
  *
- * The count reported for a step is the single integer it returns
- * ("SELECT app.seed_validators()" returning 7 gives "Recreated 7 baseline
- * validator(s)."), or the number of rows an INSERT/UPDATE/DELETE affected.
+ * Each statement of a step runs on its own, so that the report says what
+ * the step did: 'Rebuild "welcome coupon": inserted 2 row(s).',
+ * 'Rebuild "stale permissions": deleted 1,000 row(s).', or, for a SELECT
+ * returning one integer, 'Rebuild "baseline validator": returned 7.'  A
+ * step may delete or update as well as insert, so it is never reported as
+ * having "recreated" anything.
  *
  *-------------------------------------------------------------------------
  */
@@ -25,6 +28,7 @@
 #include "utils/guc.h"
 #include "utils/numeric.h"
 
+#include "compat.h"
 #include "rebuild.h"
 #include "render.h"
 #include "reset_system.h"
@@ -40,12 +44,26 @@ rebuild_context(void *arg)
 	errcontext("reset_system rebuild step \"%s\"", r->label);
 }
 
-/*
- * step_count: the count a step reports, or -1 for none.
- */
-static int64
-step_count(int ret)
+/* What the statements of a step did: a verb and a count. */
+typedef struct StepDid
 {
+	const char *verb;			/* "inserted", ..., or "returned" */
+	int64		n;
+} StepDid;
+
+/*
+ * tally: add what one statement did to the step's account (*did, a List
+ * of StepDid): rows it inserted, updated, deleted or merged (added up per
+ * kind), or the integer a SELECT returned.
+ */
+static void
+tally(int ret, List **did)
+{
+	const char *verb = NULL;
+	int64		n = (int64) SPI_processed;
+	StepDid    *d;
+	ListCell   *lc;
+
 	switch (ret)
 	{
 		case SPI_OK_SELECT:
@@ -54,34 +72,131 @@ step_count(int ret)
 			{
 				Oid			type = SPI_gettypeid(SPI_tuptable->tupdesc, 1);
 				bool		isnull;
-				Datum		d = SPI_getbinval(SPI_tuptable->vals[0],
+				Datum		v = SPI_getbinval(SPI_tuptable->vals[0],
 											  SPI_tuptable->tupdesc, 1, &isnull);
 
 				if (isnull)
-					return -1;
+					return;
 				if (type == INT2OID)
-					return DatumGetInt16(d);
-				if (type == INT4OID)
-					return DatumGetInt32(d);
-				if (type == INT8OID)
-					return DatumGetInt64(d);
-				if (type == NUMERICOID)
-					return DatumGetInt64(DirectFunctionCall1(numeric_int8, d));
+					n = DatumGetInt16(v);
+				else if (type == INT4OID)
+					n = DatumGetInt32(v);
+				else if (type == INT8OID)
+					n = DatumGetInt64(v);
+				else if (type == NUMERICOID)
+					n = DatumGetInt64(DirectFunctionCall1(numeric_int8, v));
+				else
+					return;
+				verb = "returned";
 			}
-			return -1;
+			break;
 		case SPI_OK_INSERT:
-		case SPI_OK_UPDATE:
-		case SPI_OK_DELETE:
 		case SPI_OK_INSERT_RETURNING:
+			verb = "inserted";
+			break;
+		case SPI_OK_UPDATE:
 		case SPI_OK_UPDATE_RETURNING:
+			verb = "updated";
+			break;
+		case SPI_OK_DELETE:
 		case SPI_OK_DELETE_RETURNING:
+			verb = "deleted";
+			break;
 #ifdef SPI_OK_MERGE
 		case SPI_OK_MERGE:
+			verb = "merged";
+			break;
 #endif
-			return (int64) SPI_processed;
 		default:
-			return -1;
+			break;
 	}
+	if (verb == NULL)
+		return;
+	if (strcmp(verb, "returned") != 0)
+		foreach(lc, *did)
+		{
+			d = (StepDid *) lfirst(lc);
+			if (strcmp(d->verb, verb) == 0)
+			{
+				d->n += n;
+				return;
+			}
+		}
+	d = palloc(sizeof(StepDid));
+	d->verb = verb;
+	d->n = n;
+	*did = lappend(*did, d);
+}
+
+/*
+ * describe: "inserted 7 row(s), deleted 3 row(s)", "returned 7", or that
+ * nothing was counted.  *count is the last integer returned, else the
+ * rows affected in all, else -1.
+ */
+static char *
+describe(List *did, int64 *count)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+	int64		rows = -1;
+	int64		returned = -1;
+	bool		has_returned = false;
+
+	initStringInfo(&buf);
+	foreach(lc, did)
+	{
+		StepDid    *d = (StepDid *) lfirst(lc);
+
+		if (buf.len)
+			appendStringInfoString(&buf, ", ");
+		if (strcmp(d->verb, "returned") == 0)
+		{
+			appendStringInfo(&buf, "returned %s", rs_format_count(d->n));
+			returned = d->n;
+			has_returned = true;
+		}
+		else
+		{
+			appendStringInfo(&buf, "%s %s row(s)", d->verb, rs_format_count(d->n));
+			rows = Max(rows, 0) + d->n;
+		}
+	}
+	if (buf.len == 0)
+		appendStringInfoString(&buf, "ran (its statements report no row count)");
+	*count = has_returned ? returned : rows;
+	return buf.data;
+}
+
+/*
+ * run_step: run a step's statements one by one; r->did says what they
+ * did, r->count is the integer it returned or the rows it affected.
+ */
+static void
+run_step(RsRebuild *r)
+{
+	List	   *stmts = rs_raw_parser(r->command);
+	List	   *did = NIL;
+	ListCell   *lc;
+
+	foreach(lc, stmts)
+	{
+		RawStmt    *raw = lfirst_node(RawStmt, lc);
+		char	   *sql = raw->stmt_len > 0
+			? pnstrdup(r->command + raw->stmt_location, raw->stmt_len)
+			: pstrdup(r->command + raw->stmt_location);
+		int			ret = SPI_execute(sql, false, 0);
+
+		if (ret < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_TRANSACTION_TERMINATION),
+					 errmsg("rebuild step \"%s\" could not run: %s",
+							r->label, SPI_result_code_string(ret)),
+					 errhint("Rebuild steps run inside the reset's transaction and cannot commit, roll back or COPY to the client.")));
+		tally(ret, &did);
+		SPI_freetuptable(SPI_tuptable);
+		pfree(sql);
+	}
+	r->did = describe(did, &r->count);
 }
 
 /*
@@ -99,7 +214,6 @@ rs_run_rebuilds(RsSession *s, RsPlan *plan, StringInfo report)
 		RsRebuild  *r = (RsRebuild *) lfirst(lc);
 		ErrorContextCallback ctx;
 		int			nest;
-		int			ret;
 		char	   *line;
 
 		ctx.callback = rebuild_context;
@@ -114,24 +228,13 @@ rs_run_rebuilds(RsSession *s, RsPlan *plan, StringInfo report)
 		(void) set_config_option("search_path", r->search_path,
 								 PGC_USERSET, PGC_S_SESSION,
 								 GUC_ACTION_SAVE, true, 0, false);
-		ret = SPI_execute(r->command, false, 0);
-		if (ret < 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_TRANSACTION_TERMINATION),
-					 errmsg("rebuild step \"%s\" could not run: %s",
-							r->label, SPI_result_code_string(ret)),
-					 errhint("Rebuild steps run inside the reset's transaction and cannot commit, roll back or COPY to the client.")));
-		r->count = step_count(ret);
+		run_step(r);
 		AtEOXact_GUC(true, nest);
 		SetUserIdAndSecContext(save_userid, save_sec);
-		SPI_freetuptable(SPI_tuptable);
 
 		error_context_stack = ctx.previous;
 
-		if (r->count >= 0)
-			line = psprintf("Recreated %s %s(s).", rs_format_count(r->count), r->label);
-		else
-			line = psprintf("Ran rebuild step \"%s\".", r->label);
+		line = psprintf("Rebuild \"%s\": %s.", r->label, r->did);
 		ereport(NOTICE, (errmsg_internal("%s", line)));
 		appendStringInfo(report, "%s\n", line);
 	}

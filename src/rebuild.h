@@ -17,4 +17,8 @@
 
 extern void rs_run_rebuilds(RsSession *s, RsPlan *plan, StringInfo report);
 
+/* rebuild_check.c: what a rebuild command may contain */
+extern void rs_rebuild_check_command(RsSession *s, const char *label, const char *command);
+extern char *rs_rebuild_normalize(const char *command);
+
 #endif							/* RESET_SYSTEM_REBUILD_H */

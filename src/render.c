@@ -9,6 +9,7 @@
 
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 
@@ -119,4 +120,32 @@ char *
 rs_format_size(int64 bytes)
 {
 	return text_to_cstring(DatumGetTextPP(DirectFunctionCall1(pg_size_pretty, Int64GetDatum(bytes))));
+}
+
+/*
+ * rs_display_width: how many columns s takes on a terminal (multibyte
+ * characters count once, wide ones twice), in the database encoding.
+ */
+int
+rs_display_width(const char *s)
+{
+	int			w = 0;
+
+	while (*s)
+	{
+		w += Max(pg_dsplen(s), 0);
+		s += pg_mblen(s);
+	}
+	return w;
+}
+
+/*
+ * rs_append_padded: s, then spaces up to width display columns.
+ */
+void
+rs_append_padded(StringInfo buf, const char *s, int width)
+{
+	appendStringInfoString(buf, s);
+	for (int w = rs_display_width(s); w < width; w++)
+		appendStringInfoChar(buf, ' ');
 }

@@ -57,7 +57,8 @@ typedef struct CliSession
 	json_t	   *out;			/* the --json document */
 	json_t	   *report;			/* report lines of the reset (array) */
 	bool		streaming;		/* print NOTICE lines as they come */
-	bool		held_complete;	/* "System reset complete." waits for COMMIT */
+	bool		held_complete;	/* the server's "Reset done" line: the tool
+								 * says "System reset complete." after COMMIT */
 } CliSession;
 
 /* options.c */

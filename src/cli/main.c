@@ -14,9 +14,10 @@
  *	5. with --confirm: on a terminal, ask for the phrase again (never
  *	   inside a transaction: no lock is held while a person types), then
  *	   BEGIN, reset_execute(phrase, token), COMMIT.  The server's NOTICE
- *	   lines are printed as they come; "System reset complete." only once
- *	   COMMIT succeeded.  Ctrl-C cancels the statement: the reset rolls
- *	   back;
+ *	   lines are printed as they come, except its last ("Reset done; it
+ *	   takes effect when this transaction commits."): the tool commits
+ *	   and then prints "System reset complete.".  Ctrl-C cancels the
+ *	   statement: the reset rolls back;
  *	6. --wait: follow the purge (purge_wait.c).
  *
  *-------------------------------------------------------------------------
@@ -24,6 +25,9 @@
 #include "cli.h"
 
 #define COMPLETE_LINE "System reset complete."
+
+/* The server's last report line; true only once the tool has committed */
+#define DONE_LINE_PREFIX "Reset done; it takes effect when this transaction commits."
 
 /*
  * on_notice: the server's NOTICE lines during a reset, printed as they
@@ -38,13 +42,14 @@ on_notice(void *arg, const PGresult *res)
 
 	if (s->streaming && msg && severity && strcmp(severity, "NOTICE") == 0)
 	{
-		if (s->report)
-			json_array_append_new(s->report, json_string(msg));
-		if (strcmp(msg, COMPLETE_LINE) == 0)
+		if (strcmp(msg, DONE_LINE_PREFIX) == 0 || strcmp(msg, COMPLETE_LINE) == 0)
 		{
+			/* said before COMMIT: replaced by COMPLETE_LINE after it */
 			s->held_complete = true;
 			return;
 		}
+		if (s->report)
+			json_array_append_new(s->report, json_string(msg));
 		if (!s->opt->quiet)
 			cli_line(s, msg);
 		return;
@@ -268,8 +273,10 @@ main(int argc, char **argv)
 	reset_id = execute(&s, token, &err);
 	if (reset_id < 0)
 		return finish(&s, cli_fail(&s, &err, -1));
-	/* the server said it before COMMIT; it is true only now */
+	/* committed: only now is the reset complete */
 	cli_line(&s, COMPLETE_LINE);
+	if (s.report)
+		json_array_append_new(s.report, json_string(COMPLETE_LINE));
 	if (s.out)
 	{
 		json_t	   *r = json_object();

@@ -26,26 +26,33 @@ now_s(void)
 }
 
 /*
- * progress: counts of the reset's queue rows by state.
+ * progress: counts of the reset's storage objects by state, and whether
+ * anything of its purge is still pending (a prefix still to be listed or
+ * an upload counts, though neither is an object).
  */
 static bool
 progress(CliSession *s, const char *id, long long *pending, long long *done,
-		 long long *failed, CliError *err)
+		 long long *failed, bool *busy, CliError *err)
 {
 	const char *params[1] = {id};
-	char	   *sql = psprintf("SELECT state, objects FROM %s.reset_purge_status($1::pg_catalog.int8)", s->schema);
+	char	   *sql = psprintf("SELECT state, objects, resets FROM %s.reset_purge_status($1::pg_catalog.int8)", s->schema);
 	PGresult   *res = cli_query(s, sql, 1, params, err);
 
 	if (res == NULL)
 		return false;
 	*pending = *done = *failed = 0;
+	*busy = false;
 	for (int i = 0; i < PQntuples(res); i++)
 	{
 		long long	n = atoll(PQgetvalue(res, i, 1));
 		const char *state = PQgetvalue(res, i, 0);
 
 		if (strcmp(state, "pending") == 0)
+		{
 			*pending = n;
+			/* "resets": how many resets have a queue row in this state */
+			*busy = atoll(PQgetvalue(res, i, 2)) > 0;
+		}
 		else if (strcmp(state, "done") == 0)
 			*done = n;
 		else if (strcmp(state, "failed") == 0)
@@ -72,6 +79,7 @@ cli_wait_purge(CliSession *s, long long reset_id, CliError *err)
 	long long	pending = 0,
 				done = 0,
 				failed = 0;
+	bool		busy = false;
 	char	   *sql;
 
 	res = cli_query(s, "SELECT pg_catalog.date_part('epoch', $1::pg_catalog.interval)", 1, params, err);
@@ -85,7 +93,7 @@ cli_wait_purge(CliSession *s, long long reset_id, CliError *err)
 	{
 		double		elapsed;
 
-		if (!progress(s, id, &pending, &done, &failed, err))
+		if (!progress(s, id, &pending, &done, &failed, &busy, err))
 			return cli_fail(s, err, CLI_EXIT_ERROR);
 		elapsed = now_s() - start;
 		if (show && (pending > 0 || shown))
@@ -97,13 +105,13 @@ cli_wait_purge(CliSession *s, long long reset_id, CliError *err)
 			fflush(stderr);
 			shown = true;
 		}
-		if (pending == 0 || elapsed >= limit)
+		if (!busy || elapsed >= limit)
 			break;
 		usleep(pending > 0 && elapsed < 2 ? 200000 : 1000000);
 	}
 	if (shown)
 		fprintf(stderr, "\n");
-	if (pending > 0)
+	if (busy)
 	{
 		char	   *msg = psprintf("purge of reset %lld is not finished after %s", reset_id, s->opt->wait_for);
 		char	   *detail = psprintf("%lld object(s) pending, %lld failed, %lld done so far. The reset itself is committed.",

@@ -50,7 +50,7 @@ my ($state) = psql_error($node, 'dst',
 is($state, 'RS002', "the source database's plan token is refused in the copy");
 
 like($node->safe_psql('dst', "SELECT reset_execute('RESET-EVERYTHING')"),
-	qr/Deleted 40 order row\(s\)\.\n.*System reset complete\.$/s,
+	qr/Deleted 40 order row\(s\)\.\n.*Reset done; it takes effect when this transaction commits\.$/s,
 	'the restored database resets');
 is($node->safe_psql('dst', 'SELECT count(*) FROM reset_system.history'), '2',
 	'and records it after the restored history');

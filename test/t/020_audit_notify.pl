@@ -163,7 +163,7 @@ $out = $node->safe_psql('app', q{
 	SELECT reset_execute('RESET-EVERYTHING');});
 like($out, qr/^Terminated session pid $holder_pid \(user "\w+", application "[^"]*", idle in transaction\) that held AccessShareLock on [^\n]*app\.submissions/m,
 	'with terminate_blockers the reset ends the session in its way, and says so');
-like($out, qr/System reset complete\.$/, 'and completes');
+like($out, qr/Reset done; it takes effect when this transaction commits\.$/, 'and completes');
 is($node->safe_psql('app', q{SELECT array_length(terminated, 1) FROM reset_system.history ORDER BY id DESC LIMIT 1}),
 	'1', 'the history records the terminated session');
 $bin .= "SELECT 1;\n";

@@ -78,6 +78,8 @@ is(fingerprint(), $before, 'nothing changed');
 is($rc, 0, 'stdin closed: the reset runs');
 like($out, qr/Running this plan \(token [0-9a-f]{16}\) in one transaction:\nDeleted 2 coupon row\(s\)\.\n.*System reset complete\.\n\z/s,
 	'the report ends with "System reset complete."');
+unlike($out, qr/takes effect when this transaction commits/,
+	"the server's line said before COMMIT is replaced by the tool's, said after it");
 unlike($err, qr/Type RESET-EVERYTHING/, 'no prompt');
 isnt(fingerprint(), $before, 'the database was reset');
 
