@@ -35,7 +35,17 @@ SELECT reset_register_table(123456789::oid::regclass, 'delete');
 SELECT reset_register_table('shop.order_view', 'delete');
 SELECT reset_register_table('shop.order_mv', 'delete');
 SELECT reset_register_table('shop.some_seq', 'delete');
-SELECT reset_register_table('scratch', 'delete');
+-- (the temporary schema's name, pg_temp_N, depends on the server: normalised)
+DO $$
+DECLARE
+    msg text;
+    det text;
+BEGIN
+    PERFORM reset_register_table('scratch', 'delete');
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL;
+    RAISE NOTICE 'ERROR % %: %', SQLSTATE, regexp_replace(msg, 'pg_temp_[0-9]+', 'pg_temp_N'), det;
+END $$;
 SELECT reset_register_table('pg_catalog.pg_class', 'delete');
 SELECT reset_register_table('reset_system.history', 'delete');
 SELECT reset_register_table('reset_system.registered_tables', 'preserve');

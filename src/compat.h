@@ -4,7 +4,10 @@
  *	  Version guards for the PostgreSQL server APIs reset_system uses.
  *
  * Every #if on PG_VERSION_NUM lives here, so the rest of the code reads as
- * if it were written for one server version.  Supported: 13 to 17.
+ * if it were written for one server version.  Supported: 15 to 18 (13 and
+ * 14 are no longer maintained by the PostgreSQL project; their branches
+ * were dropped).  CI builds on 15, 17 and 18; 16 takes the same branches
+ * as 17 here.
  *
  *-------------------------------------------------------------------------
  */
@@ -13,20 +16,16 @@
 
 #include "postgres.h"
 
-#if PG_VERSION_NUM < 130000
-#error "reset_system requires PostgreSQL 13 or later"
+#if PG_VERSION_NUM < 150000
+#error "reset_system requires PostgreSQL 15 or later"
 #endif
 
 #include "parser/parser.h"
 #include "utils/acl.h"
 #include "utils/guc.h"
 
-/* raw_parser() gained a parse-mode argument in 14. */
-#if PG_VERSION_NUM >= 140000
+/* raw_parser() has taken a parse-mode argument since 14. */
 #define rs_raw_parser(str) raw_parser((str), RAW_PARSE_DEFAULT)
-#else
-#define rs_raw_parser(str) raw_parser(str)
-#endif
 
 /* The per-object ownership checks were folded into one function in 16. */
 #if PG_VERSION_NUM >= 160000
@@ -40,44 +39,29 @@
 #define rs_class_aclcheck(relid, roleid, mode) \
 	pg_class_aclcheck((relid), (roleid), (mode))
 
-/* Reserving a GUC prefix: EmitWarningsOnPlaceholders was renamed in 15. */
-#if PG_VERSION_NUM >= 150000
+/* Reserving a GUC prefix (EmitWarningsOnPlaceholders before 15). */
 #define rs_reserve_guc_prefix(prefix) MarkGUCPrefixReserved(prefix)
-#else
-#define rs_reserve_guc_prefix(prefix) EmitWarningsOnPlaceholders(prefix)
-#endif
 
-/* get_partition_parent() gained "even_if_detached" in 14. */
+/* get_partition_parent() has taken "even_if_detached" since 14. */
 #include "catalog/partition.h"
-#if PG_VERSION_NUM >= 140000
 #define get_partition_parent_compat(relid) get_partition_parent((relid), true)
-#else
-#define get_partition_parent_compat(relid) get_partition_parent(relid)
-#endif
 
 /* A uniformly distributed double in [0, 1), for retry jitter. */
-#if PG_VERSION_NUM >= 150000
 #include "common/pg_prng.h"
 #define rs_random_fraction() pg_prng_double(&pg_global_prng_state)
-#else
-#define rs_random_fraction() ((double) random() / ((double) MAX_RANDOM_VALUE + 1))
-#endif
 
 /*
  * Digests for object storage requests (SHA-256 of a body, MD5 for
- * Content-MD5).  The cryptohash API appeared in 14 and its final() took a
- * length from 15 on; 13 has the older sha2/md5 functions.
+ * Content-MD5), with the cryptohash API (its final() has taken the
+ * output length since 15).
  */
+#include "common/cryptohash.h"
 #include "common/md5.h"
 #include "common/sha2.h"
-#if PG_VERSION_NUM >= 140000
-#include "common/cryptohash.h"
-#endif
 
 static inline bool
 rs_digest(bool sha256, const void *data, size_t len, uint8 *out)
 {
-#if PG_VERSION_NUM >= 140000
 	pg_cryptohash_ctx *ctx = pg_cryptohash_create(sha256 ? PG_SHA256 : PG_MD5);
 	bool		ok;
 
@@ -85,25 +69,9 @@ rs_digest(bool sha256, const void *data, size_t len, uint8 *out)
 		return false;
 	ok = pg_cryptohash_init(ctx) == 0 &&
 		pg_cryptohash_update(ctx, (const uint8 *) data, len) == 0 &&
-#if PG_VERSION_NUM >= 150000
 		pg_cryptohash_final(ctx, out, sha256 ? PG_SHA256_DIGEST_LENGTH : MD5_DIGEST_LENGTH) == 0;
-#else
-		pg_cryptohash_final(ctx, out) == 0;
-#endif
 	pg_cryptohash_free(ctx);
 	return ok;
-#else
-	if (sha256)
-	{
-		pg_sha256_ctx ctx;
-
-		pg_sha256_init(&ctx);
-		pg_sha256_update(&ctx, (const uint8 *) data, len);
-		pg_sha256_final(&ctx, out);
-		return true;
-	}
-	return pg_md5_binary(data, len, out);
-#endif
 }
 
 /*

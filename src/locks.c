@@ -38,12 +38,8 @@
 #include "locks.h"
 #include "reset_system.h"
 
-/* pg_terminate_backend() waits for the session to go since 14 */
-#if PG_VERSION_NUM >= 140000
+/* pg_terminate_backend(pid, timeout) waits for the session to go */
 #define RS_TERMINATE_SQL "SELECT pg_catalog.pg_terminate_backend($1, 5000)"
-#else
-#define RS_TERMINATE_SQL "SELECT pg_catalog.pg_terminate_backend($1)"
-#endif
 
 static List *terminate_holders(List *relids);
 

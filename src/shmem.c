@@ -51,14 +51,12 @@ typedef struct RsShared
 static RsShared *rs_shared = NULL;
 bool		rs_preloaded = false;
 
-#if PG_VERSION_NUM >= 150000
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
-#endif
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
-#if PG_VERSION_NUM >= 150000
 /*
- * rs_shmem_request: ask for our shared memory (15 and later).
+ * rs_shmem_request: ask for our shared memory (in shmem_request_hook, as
+ * PostgreSQL requires since 15).
  */
 static void
 rs_shmem_request(void)
@@ -67,7 +65,6 @@ rs_shmem_request(void)
 		prev_shmem_request_hook();
 	RequestAddinShmemSpace(MAXALIGN(sizeof(RsShared)));
 }
-#endif
 
 /*
  * rs_shmem_startup: create or attach to the shared state.
@@ -97,12 +94,8 @@ void
 rs_shmem_init(void)
 {
 	rs_preloaded = true;
-#if PG_VERSION_NUM >= 150000
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = rs_shmem_request;
-#else
-	RequestAddinShmemSpace(MAXALIGN(sizeof(RsShared)));
-#endif
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = rs_shmem_startup;
 }

@@ -215,7 +215,7 @@ rs_storage_check_run(RsStorageConfig *cfg, int timeout_ms, TimestampTz *checked_
 	BackgroundWorkerHandle *handle;
 	BgwHandleStatus status;
 	pid_t		pid;
-	List	   *checks = NIL;
+	List	   *volatile checks = NIL;	/* set before PG_TRY: -Wclobbered */
 	char	   *copy;
 	char	   *line;
 	char	   *save;

@@ -18,7 +18,8 @@ source "$(dirname "$0")/lib/common.sh"
 
 install_packages
 WORK=$(make_workdir demo)
-build_and_install "$WORK"
+# RS_INSTALLED=1: this tree's build is installed already (run-tests.sh)
+[ -n "${RS_INSTALLED:-}" ] || build_and_install "$WORK"
 CL=$WORK/cluster
 start_cluster "$CL" "$(free_port)" "log_min_messages = warning"
 if [ -z "${KEEP:-}" ]; then trap 'stop_cluster "$CL"; rm -rf "$WORK"' EXIT; fi

@@ -161,7 +161,7 @@ static char *
 status_error(const RsHttpResult *r)
 {
 	if (r->error)
-		return psprintf("%s%s", r->error, r->timed_out ? " (timed out)" : "");
+		return pstrdup(r->error);
 	return psprintf("HTTP %ld%s%.120s", r->status, r->body && r->body[0] ? ": " : "",
 					r->body ? r->body : "");
 }

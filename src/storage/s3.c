@@ -13,11 +13,12 @@
  * keys the answer lists as errors are retried.  Prefixes are listed with
  * ListObjectsV2 and its continuation tokens.
  *
- * Requests are signed by libcurl (CURLOPT_AWS_SIGV4), with what curl 7.88
- * needs: an explicit x-amz-content-sha256 header (curl does not add it and
- * S3 requires it), query strings written already in canonical form (keys
- * sorted, RFC 3986 encoding, "delete="), and keys percent-encoded once in
- * the path, keeping "/".
+ * Every request is signed here with AWS Signature Version 4 (sigv4.c),
+ * not by libcurl, so that what is signed does not depend on the libcurl
+ * version.  URLs are written in S3's canonical form anyway: keys
+ * percent-encoded once in the path (RFC 3986, "/" kept), query parameters
+ * sorted and encoded the same way, "delete=" for a parameter without a
+ * value.
  *
  * Credentials come from the file named by reset_system.s3_credentials_file
  * (the AWS shared-credentials format) or from the server process's
@@ -34,8 +35,9 @@
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 
-#include "transfer.h"
+#include "sigv4.h"
 #include "storage.h"
+#include "transfer.h"
 #include "webutil.h"
 
 #define S3_MAX_KEYS 1000
@@ -52,11 +54,9 @@ typedef struct S3Options
 typedef struct S3State
 {
 	S3Options	o;
-	char	   *userpwd;		/* "ACCESS:SECRET", NULL if none */
-	char	   *token;			/* session token or NULL */
+	RsSigV4Key	key;			/* credentials, region and service */
 	char	   *cred_error;		/* why there are no credentials */
 	char	   *cred_source;
-	char	   *sigv4;
 } S3State;
 
 /*
@@ -237,8 +237,9 @@ load_credentials(S3State *st)
 								  st->cred_source);
 		return;
 	}
-	st->userpwd = psprintf("%s:%s", ak, sk);
-	st->token = (tok && tok[0]) ? tok : NULL;
+	st->key.access_key = ak;
+	st->key.secret_key = sk;
+	st->key.session_token = (tok && tok[0]) ? tok : NULL;
 }
 
 /*
@@ -250,7 +251,8 @@ s3_open(const char *options_json)
 	S3State    *st = palloc0(sizeof(S3State));
 
 	st->o = parse_options(options_json);
-	st->sigv4 = psprintf("aws:amz:%s:s3", st->o.region);
+	st->key.region = st->o.region;
+	st->key.service = "s3";
 	load_credentials(st);
 	return st;
 }
@@ -291,10 +293,11 @@ object_url(S3State *st, const char *key)
 }
 
 /*
- * request: a signed request with its SHA-256 header.
+ * request_init: a request with its body; request_sign signs it once its
+ * headers are complete.
  */
 static void
-request_init(S3State *st, RsHttpReq *r, const char *method, char *url,
+request_init(RsHttpReq *r, const char *method, char *url,
 			 const char *body, size_t len)
 {
 	memset(r, 0, sizeof(*r));
@@ -302,13 +305,21 @@ request_init(S3State *st, RsHttpReq *r, const char *method, char *url,
 	r->url = url;
 	r->body = body;
 	r->body_len = len;
-	r->aws_sigv4 = st->sigv4;
-	r->userpwd = st->userpwd;
-	r->headers = lappend(r->headers,
-						 psprintf("x-amz-content-sha256: %s",
-								  body ? rs_sha256_hex(body, len) : S3_EMPTY_SHA256));
-	if (st->token)
-		r->headers = lappend(r->headers, psprintf("x-amz-security-token: %s", st->token));
+}
+
+/*
+ * request_sign: add the SigV4 headers (x-amz-date, x-amz-content-sha256,
+ * x-amz-security-token, Authorization) that sign the method, URL, every
+ * header set so far and the body.
+ */
+static void
+request_sign(S3State *st, RsHttpReq *r)
+{
+	const char *sha = r->body ? rs_sha256_hex(r->body, r->body_len) : S3_EMPTY_SHA256;
+
+	r->headers = list_concat(r->headers,
+							 rs_sigv4_sign(&st->key, r->method, r->url, r->headers,
+										   sha, time(NULL)));
 }
 
 /*
@@ -322,7 +333,7 @@ s3_error(const RsHttpResult *res)
 	char	   *msg = rs_xml_text(res->body, len, "Message");
 
 	if (res->error)
-		return psprintf("%s%s", res->error, res->timed_out ? " (timed out)" : "");
+		return pstrdup(res->error);
 	if (code)
 		return psprintf("HTTP %ld %s: %s", res->status, code, msg ? msg : "");
 	return psprintf("HTTP %ld", res->status);
@@ -430,10 +441,11 @@ s3_delete_objects(void *state, RsObject *objects, int n)
 			appendStringInfo(&body, "<Object><Key>%s</Key></Object>", rs_xml_escape(objects[i].key));
 		appendStringInfoString(&body, "</Delete>");
 
-		request_init(st, &reqs[r], "POST", url, body.data, body.len);
+		request_init(&reqs[r], "POST", url, body.data, body.len);
 		reqs[r].headers = lappend(reqs[r].headers, "Content-Type: application/xml");
 		reqs[r].headers = lappend(reqs[r].headers,
 								  psprintf("Content-MD5: %s", rs_md5_base64(body.data, body.len)));
+		request_sign(st, &reqs[r]);
 		reqs[r].tag = from;
 	}
 
@@ -525,7 +537,7 @@ s3_list_prefix(void *state, const char *prefix, RsListCallback cb, void *arg)
 
 		CHECK_FOR_INTERRUPTS();
 		/* canonical query: keys in order, values RFC 3986 encoded */
-		request_init(st, &r, "GET",
+		request_init(&r, "GET",
 					 psprintf("%s%s?%s%s%slist-type=2&max-keys=1000&prefix=%s",
 							  bucket_url(st), st->o.path_style ? "" : "/",
 							  token ? "continuation-token=" : "",
@@ -533,6 +545,7 @@ s3_list_prefix(void *state, const char *prefix, RsListCallback cb, void *arg)
 							  token ? "&" : "",
 							  rs_uri_encode(prefix, false)),
 					 NULL, 0);
+		request_sign(st, &r);
 		rs_http_run(&r, 1, 1, rs_storage_timeout_ms);
 		if (classify(&r.result) != RS_OBJ_DELETED)
 			return psprintf("ListObjectsV2 failed: %s", s3_error(&r.result));
@@ -563,8 +576,9 @@ s3_put_object(void *state, const char *key, const char *data, size_t len, char *
 		*error = pstrdup(st->cred_error);
 		return RS_OBJ_RETRY;
 	}
-	request_init(st, &r, "PUT", object_url(st, key), data, len);
+	request_init(&r, "PUT", object_url(st, key), data, len);
 	r.headers = lappend(r.headers, "Content-Type: application/octet-stream");
+	request_sign(st, &r);
 	rs_http_run(&r, 1, 1, rs_storage_timeout_ms);
 	res = classify(&r.result);
 	if (res != RS_OBJ_DELETED)
@@ -584,11 +598,12 @@ s3_probe(void *state)
 	char	   *code;
 	const char *body;
 
-	request_init(st, &r, "GET",
+	request_init(&r, "GET",
 				 psprintf("%s%s?list-type=2&max-keys=1", bucket_url(st), st->o.path_style ? "" : "/"),
 				 NULL, 0);
-	if (st->cred_error)
-		r.aws_sigv4 = NULL;		/* unsigned: is the endpoint there at all? */
+	if (!st->cred_error)
+		request_sign(st, &r);
+	/* else unsigned: is the endpoint there at all? */
 	rs_http_run(&r, 1, 1, Min(rs_storage_timeout_ms, 10000));
 	if (r.result.error)
 	{

@@ -79,6 +79,47 @@ rs_http_collect(char *ptr, size_t size, size_t nmemb, void *userdata)
 }
 
 /*
+ * rs_http_error_text: what a transfer error means, in the product's own
+ * words.  libcurl's texts change between releases ("Couldn't connect to
+ * server" became "Could not connect to server" in 8.x), and they reach
+ * users (reset_storage_check(), the queue's last_error), so the common
+ * errors are named here; any other one keeps curl's text with its code.
+ */
+char *
+rs_http_error_text(CURLcode rc)
+{
+	switch (rc)
+	{
+		case CURLE_COULDNT_RESOLVE_HOST:
+			return pstrdup("could not resolve the host name");
+		case CURLE_COULDNT_RESOLVE_PROXY:
+			return pstrdup("could not resolve the proxy's host name");
+		case CURLE_COULDNT_CONNECT:
+			return pstrdup("could not connect to the server");
+		case CURLE_OPERATION_TIMEDOUT:
+			return pstrdup("the request timed out");
+		case CURLE_SSL_CONNECT_ERROR:
+			return pstrdup("the TLS handshake failed");
+		case CURLE_PEER_FAILED_VERIFICATION:
+			return pstrdup("the server's TLS certificate was not accepted");
+		case CURLE_GOT_NOTHING:
+			return pstrdup("the server closed the connection without answering");
+		case CURLE_SEND_ERROR:
+			return pstrdup("the connection failed while sending the request");
+		case CURLE_RECV_ERROR:
+			return pstrdup("the connection failed while receiving the answer");
+		case CURLE_PARTIAL_FILE:
+			return pstrdup("the answer ended early");
+		case CURLE_ABORTED_BY_CALLBACK:
+			return pstrdup("interrupted");
+		case CURLE_OUT_OF_MEMORY:
+			return pstrdup("out of memory");
+		default:
+			return psprintf("transfer error %d: %s", (int) rc, curl_easy_strerror(rc));
+	}
+}
+
+/*
  * rs_http_setup: the options every request of ours has.
  */
 void
@@ -146,7 +187,7 @@ rs_http_request(const char *method, const char *url, List *headers,
 		curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &result.status);
 	else
 	{
-		result.error = pstrdup(curl_easy_strerror(rc));
+		result.error = rs_http_error_text(rc);
 		result.timed_out = rc == CURLE_OPERATION_TIMEDOUT;
 	}
 	result.body = buf.data;
@@ -235,30 +276,14 @@ rs_http_run(RsHttpReq *reqs, int n, int concurrency, long timeout_ms)
 			{
 				/*
 				 * curl adds "Expect: 100-continue" to big bodies and then
-				 * waits for the answer.  An empty "Expect:" removes it, but
-				 * curl 7.88's SigV4 code would sign that empty header
-				 * without sending it, so signed requests keep the header
-				 * and skip the wait instead.
+				 * waits for the answer; an empty "Expect:" removes it.
 				 */
-				if (r->aws_sigv4)
-					curl_easy_setopt(e, CURLOPT_EXPECT_100_TIMEOUT_MS, 0L);
-				else
-					hdrs[next] = curl_slist_append(hdrs[next], "Expect:");
+				hdrs[next] = curl_slist_append(hdrs[next], "Expect:");
 				curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body);
 				curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) r->body_len);
 			}
 			if (hdrs[next])
 				curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs[next]);
-#if LIBCURL_VERSION_NUM >= 0x074b00
-			if (r->aws_sigv4)
-			{
-				curl_easy_setopt(e, CURLOPT_AWS_SIGV4, r->aws_sigv4);
-				curl_easy_setopt(e, CURLOPT_USERPWD, r->userpwd);
-			}
-#else
-			if (r->aws_sigv4)
-				elog(ERROR, "reset_system: signing S3 requests needs libcurl 7.75 or later");
-#endif
 			curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, rs_http_collect);
 			curl_easy_setopt(e, CURLOPT_WRITEDATA, &bodies[next]);
 			curl_easy_setopt(e, CURLOPT_PRIVATE, (char *) (intptr_t) next);
@@ -284,7 +309,7 @@ rs_http_run(RsHttpReq *reqs, int n, int concurrency, long timeout_ms)
 				curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &r->result.status);
 			else
 			{
-				r->result.error = pstrdup(curl_easy_strerror(msg->data.result));
+				r->result.error = rs_http_error_text(msg->data.result);
 				r->result.timed_out = msg->data.result == CURLE_OPERATION_TIMEDOUT;
 			}
 			r->result.body = bodies[i].data;

@@ -33,8 +33,6 @@ typedef struct RsHttpReq
 	List	   *headers;		/* char *, "Name: value" */
 	const char *body;			/* NULL: none */
 	size_t		body_len;
-	const char *aws_sigv4;		/* "aws:amz:REGION:s3" to sign, or NULL */
-	const char *userpwd;		/* "ACCESS:SECRET" for SigV4 */
 	int			tag;			/* the caller's own */
 	/* filled in */
 	RsHttpResult result;
@@ -45,6 +43,7 @@ extern int	rs_http_max_burst;
 
 extern void rs_http_init(void);
 extern void rs_http_run(RsHttpReq *reqs, int n, int concurrency, long timeout_ms);
+extern char *rs_http_error_text(CURLcode rc);
 extern void rs_http_setup(CURL *curl, const char *url, long timeout_ms);
 extern int	rs_http_progress(void *p, curl_off_t dltotal, curl_off_t dlnow,
 							 curl_off_t ultotal, curl_off_t ulnow);

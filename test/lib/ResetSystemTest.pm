@@ -11,10 +11,63 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use File::Path ();
+use POSIX ();
 
 use Exporter 'import';
 our @EXPORT = qw(new_node load_store psql_error setup_app app_keys make_files
   files_present wait_purge_done label_db);
+
+# No process a test starts may outlive it, whether it passes, fails or
+# dies half-way: a forked helper that keeps the test's output open keeps
+# prove waiting forever, and a stray server holds its port.  When the test
+# process ends, every process it started itself (a forked listener,
+# helper servers, psql or reset-system sessions under IPC::Run) gets
+# SIGTERM, then SIGKILL if it is still there after 5 seconds.  This END
+# block runs before PostgreSQL::Test::Cluster's, which stops the nodes.
+my $test_pid = $$;
+END
+{
+	# keep the test's exit status (waitpid sets $?)
+	local ($?, $!);
+	end_children() if $$ == $test_pid;
+}
+
+# end_children(): the ending described above.
+sub end_children
+{
+	my @kids = children_of($$);
+	return unless @kids;
+	kill 'TERM', @kids;
+	my $deadline = time + 5;
+	while (time < $deadline)
+	{
+		@kids = grep { waitpid($_, POSIX::WNOHANG()) == 0 } @kids;
+		last unless @kids;
+		select(undef, undef, undef, 0.1);
+	}
+	kill 'KILL', @kids if @kids;
+	waitpid($_, 0) for @kids;
+	return;
+}
+
+# children_of(PID): the processes whose parent is PID (from /proc).
+sub children_of
+{
+	my ($parent) = @_;
+	my @kids;
+	opendir my $dir, '/proc' or return;
+	for my $pid (grep { /^\d+$/ } readdir $dir)
+	{
+		open my $fh, '<', "/proc/$pid/stat" or next;
+		my $stat = <$fh> // '';
+		close $fh;
+		# "pid (comm) state ppid ...": comm may hold spaces and parentheses
+		my ($ppid) = $stat =~ /.*\)\s+\S+\s+(\d+)/s;
+		push @kids, $pid if defined $ppid && $ppid == $parent;
+	}
+	closedir $dir;
+	return @kids;
+}
 
 # new_node(NAME, %opts): an initialized (not started) node.  Options:
 #   preload => 1   put reset_system in shared_preload_libraries

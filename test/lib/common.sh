@@ -8,16 +8,33 @@
 
 set -euo pipefail
 
+# debian_pgver: the PostgreSQL major version this Debian release packages
+# as its default (the one its "postgresql" package depends on): 15 on
+# Debian 12, 17 on 13, 18 on unstable.  15 when apt cannot tell.
+debian_pgver() {
+    local v
+    v=$(apt-cache depends postgresql 2>/dev/null | sed -nE 's/^ *Depends: postgresql-([0-9]+)$/\1/p' | head -n 1)
+    echo "${v:-15}"
+}
+
 # The server to build and test against: PGVER picks Debian's packaged
-# major version (15 unless told); PG_CONFIG, when set, names any other
-# installation's pg_config (a relocated copy, a build of your own) and
-# takes precedence.
+# major version (unless told: the one already installed, else this Debian
+# release's default); PG_CONFIG, when set, names any other installation's
+# pg_config (a relocated copy, a build of your own) and takes precedence.
 if [ -n "${PG_CONFIG:-}" ]; then
     PGVER=$("$PG_CONFIG" --version | sed -E 's/^PostgreSQL ([0-9]+).*/\1/')
     PGBIN=$("$PG_CONFIG" --bindir)
     PGXS_DIR=$("$PG_CONFIG" --pkglibdir)/pgxs
 else
-    PGVER=${PGVER:-15}
+    if [ -z "${PGVER:-}" ]; then
+        installed=(/usr/lib/postgresql/*/bin/pg_config)
+        if [ ${#installed[@]} = 1 ] && [ -x "${installed[0]}" ]; then
+            PGVER=$(basename "$(dirname "$(dirname "${installed[0]}")")")
+        else
+            PGVER=$(debian_pgver)
+        fi
+        unset installed
+    fi
     PGBIN=/usr/lib/postgresql/$PGVER/bin
     PG_CONFIG=$PGBIN/pg_config
     PGXS_DIR=/usr/lib/postgresql/$PGVER/lib/pgxs
@@ -75,7 +92,11 @@ install_packages() {
 install_s3rver() {
     local cache=/var/tmp/reset_system-node
     S3RVER_BIN=$cache/node_modules/.bin/s3rver
-    if [ ! -x "$S3RVER_BIN" ]; then
+    if [ ! -x "$S3RVER_BIN" ] && [ -n "${RS_NO_NPM:-}" ]; then
+        # (RS_NO_NPM: a chroot, where the host's copy is all there is)
+        echo "note: s3rver is not installed; the S3 tests run against the S3 test double only"
+        S3RVER_BIN=
+    elif [ ! -x "$S3RVER_BIN" ]; then
         command -v npm >/dev/null 2>&1 || install_packages nodejs npm
         as_root mkdir -p "$cache"
         as_root chmod 1777 "$cache"
@@ -87,7 +108,11 @@ install_s3rver() {
             S3RVER_BIN=
         fi
     fi
-    [ -z "$S3RVER_BIN" ] || chmod -R a+rX "$cache" 2>/dev/null || true
+    if [ -n "$S3RVER_BIN" ]; then
+        chmod -R a+rX "$cache" 2>/dev/null || true
+        # s3rver is plain JavaScript: any Node.js runs it
+        command -v node >/dev/null 2>&1 || install_packages nodejs
+    fi
     export S3RVER_BIN
 }
 

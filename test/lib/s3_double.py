@@ -97,8 +97,9 @@ a plus sign, never a space; the same holds for query values):
   Known differences from Amazon S3: no signature or credential checks (the
   proxy does them) and anonymous requests are allowed; max-keys=0 answers
   an empty, untruncated listing (as s3rver); continuation tokens are
-  base64url text (no padding, URL-safe) that name the bucket and the last
-  item returned; VersionId in DeleteObjects is ignored; a bucket name must
+  standard base64 text that name the bucket and the last item returned,
+  and always contain "+", "/" and "=" like S3's own (a client must
+  percent-encode them in the query and sign them as encoded); VersionId in DeleteObjects is ignored; a bucket name must
   be a valid S3 name (3-63 characters) everywhere, including --bucket.
 
 Test-only endpoints (NOT part of S3; no signature needed; not counted in the
@@ -202,6 +203,9 @@ MESSAGES = {
                                        "header does not match what was "
                                        "computed."),
 }
+
+# Every continuation token starts with these bytes: in base64 "++++////".
+TOKEN_MARK = b"\xfb\xef\xbe\xff\xff\xff"
 
 HEX64_RE = re.compile(r"^[0-9a-fA-F]{64}$")
 BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -868,8 +872,9 @@ class Handler(BaseHTTPRequestHandler):
                               "provided is incorrect",
                               ArgumentName="continuation-token")
             try:
-                decoded = json.loads(base64.urlsafe_b64decode(
-                    token.encode("ascii") + b"=" * (-len(token) % 4)))
+                raw = base64.b64decode(token.encode("ascii"), validate=True)
+                assert raw.startswith(TOKEN_MARK)
+                decoded = json.loads(raw[len(TOKEN_MARK):])
                 tok_bucket, last, is_prefix = decoded
                 assert tok_bucket == bucket_name and isinstance(last, str)
             except Exception:
@@ -938,9 +943,9 @@ class Handler(BaseHTTPRequestHandler):
             if token is not None:
                 parts.append(element("ContinuationToken", token))
             if truncated:
-                next_token = base64.urlsafe_b64encode(json.dumps(
+                next_token = base64.b64encode(TOKEN_MARK + json.dumps(
                     [bucket_name, last_item[0], last_item[1]]).encode()
-                ).decode().rstrip("=")
+                ).decode()
                 parts.append(element("NextContinuationToken", next_token))
             if "start-after" in query:
                 parts.append(element("StartAfter", enc(query["start-after"])))

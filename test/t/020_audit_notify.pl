@@ -14,6 +14,7 @@ use warnings;
 use IO::Socket::INET;
 use IPC::Run;
 use JSON::PP;
+use POSIX ();
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -28,6 +29,9 @@ my $child = fork();
 die "fork: $!" unless defined $child;
 if ($child == 0)
 {
+	# the listener never holds the test's output (prove reads it to the
+	# end); ResetSystemTest ends it when the test ends, however it ends
+	open STDOUT, '>', '/dev/null';
 	my $n = 0;
 	while (my $c = $listener->accept)
 	{
@@ -46,7 +50,7 @@ if ($child == 0)
 		print $c "HTTP/1.1 $status\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
 		close $c;
 	}
-	exit 0;
+	POSIX::_exit(0);
 }
 close $listener;
 

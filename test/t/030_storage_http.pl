@@ -105,7 +105,7 @@ nginx_stop($nginx);
 my $keys = fill(40, $dav, 'down');
 $node->safe_psql('media', "SELECT reset_execute('RESET-EVERYTHING')");
 ok($node->poll_query_until('media',
-	q{SELECT count(*) > 0 FROM reset_system.purge_queue WHERE last_error LIKE '%Couldn''t connect%'}),
+	q{SELECT count(*) > 0 FROM reset_system.purge_queue WHERE last_error LIKE '%could not connect to the server%'}),
 	'with the server down, deletes fail with the connection error');
 is(pending(), 40, 'and stay pending');
 nginx_start($nginx);
