@@ -33,6 +33,7 @@ fi
 
 if [ "$what" = all ] || [ "$what" = tap ]; then
     install_s3rver
+    install_pg_cron
     say "integration tests (TAP)"
     if [ $# -gt 0 ]; then tests=("$@"); else tests=(test/t/*.pl); fi
     if ! run_pg env -C "$WORK" S3RVER_BIN="$S3RVER_BIN" TESTDIR="$WORK/test" PG_REGRESS="$PGXS_DIR/src/test/regress/pg_regress" \
