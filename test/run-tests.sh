@@ -5,6 +5,11 @@
 #   bash test/run-tests.sh regress    only pg_regress + isolation
 #   bash test/run-tests.sh tap [t/NNN_name.pl ...]
 #                                     only the integration tests
+#   bash test/run-tests.sh meta       only the release metadata check
+#                                     (META.json, versions, make dist)
+#   bash test/run-tests.sh package    only the Debian packages: built,
+#                                     installed into a fresh chroot,
+#                                     regress suite there
 #
 # Run as root or as a user with sudo.  It installs the packages it needs,
 # builds and installs the extension from a scratch copy of the tree, and
@@ -42,6 +47,16 @@ if [ "$what" = all ] || [ "$what" = tap ]; then
         failed=1
         echo "server logs of failed tests are under $WORK/test/tmp_check/log"
     fi
+fi
+
+if [ "$what" = all ] || [ "$what" = meta ]; then
+    say "release metadata: META.json, versions, make dist"
+    (cd "$ROOT" && PG_CONFIG="$PG_CONFIG" prove --timer test/meta_check.pl) || failed=1
+fi
+
+if [ "$what" = all ] || [ "$what" = package ]; then
+    say "Debian packages"
+    as_root bash "$ROOT/test/package.sh" || failed=1
 fi
 
 if [ $failed = 0 ]; then
