@@ -65,7 +65,7 @@ sub compare_with_fresh
 	my $upgraded = catalog_lines($node, $db);
 	my $diff = compare_catalogs($fresh{$version}, $upgraded, "fresh install of $version", $what);
 	ok($diff eq '', "$what: the same objects as a fresh install of $version") or diag $diff;
-	note("$what vs fresh $version: " . catalog_summary($upgraded) . ($diff eq '' ? ': identical' : ': DIFFERENT'));
+	diag("$what vs fresh $version: " . catalog_summary($upgraded) . ($diff eq '' ? ': identical' : ': DIFFERENT'));
 	return $diff eq '';
 }
 

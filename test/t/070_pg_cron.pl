@@ -90,7 +90,7 @@ my $cron_version = $any->safe_psql('postgres', q{SELECT extversion FROM pg_exten
 my ($ret) = $any->psql('postgres', q{SELECT cron.unschedule(cron.schedule('probe', '5 seconds', 'SELECT 1'))});
 my $seconds = $ret == 0;
 my $schedule = $seconds ? '5 seconds' : '* * * * *';
-note("pg_cron $cron_version: schedule '$schedule'");
+diag("pg_cron $cron_version: schedule '$schedule'");
 
 my $job = q{SELECT reset_execute('RESET-EVERYTHING')};
 for my $mode (sort keys %nodes)
@@ -139,7 +139,6 @@ for my $mode (sort keys %nodes)
 	my $demo_runs = $runs->('demo');
 	ok(@$demo_runs >= 1 && !grep({ !/^succeeded \| / } @$demo_runs),
 		"$mode: every run of the demo job succeeded (" . scalar(@$demo_runs) . ' run(s))') or diag join("\n", @$demo_runs);
-	note("$mode: cron.job_run_details of the demo job: $demo_runs->[0]");
 	is($dq->(q{SELECT count(*) FROM app.submissions}) + $dq->(q{SELECT count(*) FROM app.findings})
 		+ $dq->(q{SELECT count(*) FROM app.validation_runs}), 0, "$mode: the demo rows are deleted");
 	is($dq->(q{SELECT string_agg(slug, ',' ORDER BY slug) FROM app.validators}),
@@ -151,7 +150,6 @@ for my $mode (sort keys %nodes)
 
 	my $history = $dq->(q{SELECT role_name || ' | ' || outcome || ' | ' || application_name || ' | ' || rows_deleted
 		FROM reset_history() ORDER BY at});
-	note("$mode: reset_history() of the demo database:\n$history");
 	my @completed = grep { /\| completed \|/ } split /\n/, $history;
 	is(scalar @completed, scalar @$demo_runs, "$mode: reset_history() has a completed reset for every run of the job");
 	like($completed[0] // '', qr/^app_owner \| completed \| pg_cron\S* \| [1-9]\d*$/,
@@ -165,7 +163,6 @@ for my $mode (sort keys %nodes)
 	my $prod_runs = $runs->('prod');
 	ok(@$prod_runs >= 1 && !grep({ !/^failed \| .*environment "production" is protected and locked/ } @$prod_runs),
 		"$mode: every run of the production job failed with the guard's message") or diag join("\n", @$prod_runs);
-	note("$mode: cron.job_run_details of the production job: $prod_runs->[0]");
 	is($pq->(q{SELECT string_agg(c, ' ' ORDER BY c) FROM (
 		SELECT 'submissions=' || count(*) c FROM app.submissions
 		UNION ALL SELECT 'validators=' || count(*) FROM app.validators
@@ -175,9 +172,13 @@ for my $mode (sort keys %nodes)
 	is(files_present($prod->{root}, $prod->{deleted}), scalar @{ $prod->{deleted} }, "$mode: every file is still there");
 	my $refusals = $pq->(q{SELECT role_name || ' | ' || outcome || ' | ' || application_name || ' | ' || reason
 		FROM reset_history() ORDER BY at});
-	note("$mode: reset_history() of the production database:\n$refusals");
 	my @refused = grep { /^app_owner \| refused \| pg_cron\S* \| environment "production" is protected and locked/ } split /\n/, $refusals;
 	is(scalar @refused, scalar @$prod_runs, "$mode: reset_history() records every refused run, by the job's role, with pg_cron's application name");
+
+	# what a scheduled run looks like, for the record
+	diag("$mode: cron.job_run_details: demo: $demo_runs->[0]; production: " . substr($prod_runs->[0] // '', 0, 80));
+	diag("$mode: reset_history() (role | outcome | application | rows or reason): demo: "
+		  . ($completed[0] // '') . '; production: ' . ($refused[0] // ''));
 }
 
 $_->{node}->stop for values %nodes;
