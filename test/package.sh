@@ -46,7 +46,11 @@ debs=("$WORK"/*.deb)
 [ -e "${debs[0]}" ] || die "dpkg-buildpackage made no package"
 for deb in "${debs[@]}"; do
     printf '  %-60s %8s bytes\n' "$(basename "$deb")" "$(stat -c %s "$deb")"
-    dpkg-deb -c "$deb" | awk '$1 !~ /^d/ && $NF !~ /\/doc\// { print "      " $1, $3, $NF }'
+    dpkg-deb -c "$deb" | awk '
+        $1 ~ /^d/ || $6 ~ /\/doc\// { next }
+        $6 ~ /\/bitcode\/reset_system\// { bitcode++; next }
+        { print "      " $1, $3, $6 ($1 ~ /^l/ ? " -> " $8 : "") }
+        END { if (bitcode) print "      (and " bitcode " LLVM bitcode files for JIT inlining)" }'
 done
 
 # ---- install into a fresh chroot -----------------------------------------------------
