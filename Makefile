@@ -51,3 +51,13 @@ clean: clean-cli
 clean-cli:
 	$(MAKE) -C $(srcdir)/src/cli PG_CONFIG=$(PG_CONFIG) clean
 .PHONY: cli install-cli clean-cli
+
+# make dist: the PGXN source distribution, reset_system-<version>.zip, from
+# the committed tree (git archive HEAD), every file under one top directory
+# reset_system-<version>/, written into DIST_DIR.  The version is META.json's.
+DIST_DIR    = .
+DISTVERSION = $(shell perl -MJSON::PP -e 'local $$/; print decode_json(<>)->{version}' $(srcdir)/META.json)
+dist:
+	git -C $(srcdir) archive --format=zip --prefix=$(EXTENSION)-$(DISTVERSION)/ \
+		-o $(abspath $(DIST_DIR)/$(EXTENSION)-$(DISTVERSION).zip) HEAD
+.PHONY: dist

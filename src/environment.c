@@ -205,20 +205,21 @@ rs_env_consume(RsSession *s, int64 unlock_id, int64 reset_id)
 static void
 record_event(RsSession *s, const char *outcome, const char *reason)
 {
-	Oid			argtypes[3] = {TEXTOID, TEXTOID, TEXTOID};
-	Datum		values[3];
+	Oid			argtypes[4] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[4];
 
 	values[0] = CStringGetTextDatum(outcome);
 	values[1] = CStringGetTextDatum(reason);
 	values[2] = CStringGetTextDatum(rs_environment ? rs_environment : RS_ENV_UNSET);
+	values[3] = CStringGetTextDatum(rs_application_name());
 	rs_as_owner_begin(s);
 	rs_spi("INSERT INTO reset_system.attempts (at, role_name, session_role, database_name,"
 		   " environment, outcome, reason, transaction_id, client, application_name, backend_pid)"
 		   " SELECT pg_catalog.clock_timestamp(), CURRENT_USER, SESSION_USER,"
 		   " pg_catalog.current_database(), $3, $1, $2, pg_catalog.pg_current_xact_id(),"
 		   " pg_catalog.inet_client_addr()::pg_catalog.text,"
-		   " pg_catalog.current_setting('application_name'), pg_catalog.pg_backend_pid()",
-		   3, argtypes, values, NULL, false, SPI_OK_INSERT);
+		   " $4, pg_catalog.pg_backend_pid()",
+		   4, argtypes, values, NULL, false, SPI_OK_INSERT);
 	rs_as_owner_end(s);
 	ereport(LOG,
 			(errmsg("reset_system %s: database=\"%s\" environment=\"%s\" role=\"%s\" reason=\"%s\"",

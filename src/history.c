@@ -120,11 +120,11 @@ rs_history_reserve_id(RsSession *s)
 void
 rs_history_record(RsSession *s, RsPlan *plan, const RsResetRecord *rec)
 {
-	Oid			argtypes[16] = {TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+	Oid			argtypes[17] = {TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
 		TEXTOID, TEXTOID, INT8OID, TEXTOID, TEXTOID, TEXTOID, INT8OID, INT8OID, BOOLOID,
-	TEXTARRAYOID, INT8OID};
-	Datum		values[16];
-	char		nulls[16];
+	TEXTARRAYOID, INT8OID, TEXTOID};
+	Datum		values[17];
+	char		nulls[17];
 
 	memset(nulls, ' ', sizeof(nulls));
 	values[0] = TimestampTzGetDatum(rec->started);
@@ -145,6 +145,7 @@ rs_history_record(RsSession *s, RsPlan *plan, const RsResetRecord *rec)
 	values[15] = Int64GetDatum(rec->unlock_id);
 	if (rec->unlock_id == 0)
 		nulls[15] = 'n';
+	values[16] = CStringGetTextDatum(rs_application_name());
 
 	rs_as_owner_begin(s);
 	rs_spi("INSERT INTO reset_system.history"
@@ -155,10 +156,10 @@ rs_history_record(RsSession *s, RsPlan *plan, const RsResetRecord *rec)
 		   " VALUES ($12, $1, pg_catalog.clock_timestamp(), $2, $3, $4, $5, $6, $7, $8,"
 		   "  $9::pg_catalog.jsonb, $10::pg_catalog.jsonb, $11::pg_catalog.jsonb,"
 		   "  'completed', pg_catalog.pg_current_xact_id(), pg_catalog.inet_client_addr(),"
-		   "  pg_catalog.current_setting('application_name'), $13,"
+		   "  $17, $13,"
 		   "  CASE WHEN $14 THEN 0 END, CASE WHEN $14 THEN 0 END,"
 		   "  CASE WHEN $14 THEN pg_catalog.clock_timestamp() END, $15, $16)",
-		   16, argtypes, values, nulls, false, SPI_OK_INSERT);
+		   17, argtypes, values, nulls, false, SPI_OK_INSERT);
 	rs_as_owner_end(s);
 }
 

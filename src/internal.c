@@ -32,6 +32,7 @@
 #include "commands/extension.h"
 #include "miscadmin.h"
 #include "catalog/pg_type.h"
+#include "postmaster/bgworker.h"
 #include "access/tupdesc.h"
 #include "funcapi.h"
 #include "utils/array.h"
@@ -128,6 +129,23 @@ rs_catalog_version(void)
 
 	(void) rs_extension_lookup(&version);
 	return version;
+}
+
+/*
+ * rs_application_name: what the audit trail records as the application
+ * of this session.  That is the application_name setting; a background
+ * worker that sets none (pg_cron runs jobs in one with
+ * cron.use_background_workers = on) is named by its worker type instead,
+ * so a scheduled reset is never anonymous in the history.
+ */
+const char *
+rs_application_name(void)
+{
+	if (application_name != NULL && application_name[0] != '\0')
+		return application_name;
+	if (MyBgworkerEntry != NULL && MyBgworkerEntry->bgw_type[0] != '\0')
+		return MyBgworkerEntry->bgw_type;
+	return "";
 }
 
 /*

@@ -47,6 +47,7 @@ extern void rs_restore_settings(int nest);
 extern int	rs_parse_catalog_version(const char *version);
 extern int	rs_catalog_version(void);
 extern Oid	rs_extension_oid(void);
+extern const char *rs_application_name(void);
 extern Oid	rs_internal_schema_oid(void);
 
 extern int	rs_spi(const char *sql, int nargs, Oid *argtypes, Datum *values,

@@ -124,7 +124,7 @@ rs_journal_attempt(const RsAttempt *a)
 	ereport(LOG,
 			(errmsg("reset_system attempt: outcome=\"%s\" database=\"%s\" environment=\"%s\" role=\"%s\" session_role=\"%s\" application=\"%s\" client=\"%s\" xid=\"%s\" reset_id=\"" INT64_FORMAT "\" rows=\"" INT64_FORMAT "\" sqlstate=\"%s\" reason=\"%s\"",
 					a->outcome, or_empty(database), or_empty(rs_environment), or_empty(role),
-					or_empty(session_role), or_empty(application_name), or_empty(client), xid,
+					or_empty(session_role), rs_application_name(), or_empty(client), xid,
 					a->reset_id, a->rows_deleted, or_empty(a->sqlstate), or_empty(a->reason)),
 			 errhidestmt(true)));
 
@@ -142,7 +142,7 @@ rs_journal_attempt(const RsAttempt *a)
 	json_object_set_new(obj, "rows_deleted", a->rows_deleted >= 0 ? json_integer(a->rows_deleted) : json_null());
 	json_object_set_new(obj, "xid", xid[0] ? json_string(xid) : json_null());
 	json_object_set_new(obj, "client", client ? json_string(client) : json_null());
-	json_object_set_new(obj, "application", json_string(or_empty(application_name)));
+	json_object_set_new(obj, "application", json_string(rs_application_name()));
 	json_object_set_new(obj, "pid", json_integer(MyProcPid));
 	text = json_dumps(obj, JSON_COMPACT);
 	json_decref(obj);

@@ -12,13 +12,21 @@
 #   bash test/run-tests.sh tap [test/t/NNN_name.pl ...]
 #                                     only the integration tests
 #   bash test/run-tests.sh demo       only the demo (test/demo.sh)
+#   bash test/run-tests.sh meta       only the release metadata check
+#                                     (META.json, versions, make dist)
+#   bash test/run-tests.sh package    only the Debian packages: built,
+#                                     installed into a fresh chroot of
+#                                     this machine's release, regress
+#                                     suite there against the installed
+#                                     files
 #   bash test/run-tests.sh matrix [SUITE[:VERSION] ...]
 #                                     only the chroot runs (default:
 #                                     trixie sid, each with its release's
 #                                     own PostgreSQL, gcc and libcurl)
 #
 # The suites: build (no compiler warning allowed), regress (pg_regress),
-# isolation, tap (prove test/t) and demo.  Knobs (environment):
+# isolation, tap (prove test/t) and demo; on this machine also meta and
+# package.  Knobs (environment):
 #   PGVER=17        test Debian's postgresql-17 on this machine (installed
 #                   if missing) instead of the one installed or packaged
 #   PG_CONFIG=...   test the server of that pg_config (a private copy)
@@ -46,8 +54,8 @@ source "$(dirname "$0")/lib/common.sh"
 what=${1:-all}
 shift || true
 case "$what" in
-    all | local | regress | tap | demo | matrix) ;;
-    *) die "unknown mode \"$what\" (all, local, regress, tap, demo, matrix)" ;;
+    all | local | regress | tap | demo | matrix | meta | package) ;;
+    *) die "unknown mode \"$what\" (all, local, regress, tap, demo, matrix, meta, package)" ;;
 esac
 
 # Results: one line per suite and server, "version platform gcc libcurl
@@ -138,6 +146,7 @@ run_local() {
             ;;
         tap)
             install_s3rver
+            install_pg_cron
             say "integration tests (TAP, PostgreSQL $PGVER)"
             log=$RS_LOGS/tap-$PGVER.log
             if [ ${#TAP_TESTS[@]} -gt 0 ]; then
@@ -159,6 +168,25 @@ run_local() {
             if [ "$rc" != 0 ] || [ "${counts[1]}" != 0 ]; then
                 failed=1
                 echo "server logs of failed tests are under $WORK/test/tmp_check/log"
+            fi
+            ;;
+        meta)
+            say "release metadata: META.json, versions, make dist"
+            log=$RS_LOGS/meta.log
+            rc=0
+            (cd "$ROOT" && PG_CONFIG="$PG_CONFIG" prove --timer test/meta_check.pl) 2>&1 | tee "$log" || rc=$?
+            counts=($(prove_counts "$log"))
+            record meta "${counts[2]}" "${counts[3]}"
+            [ "$rc" = 0 ] && [ "${counts[1]}" = 0 ] || failed=1
+            ;;
+        package)
+            say "Debian packages (PostgreSQL $PGVER)"
+            log=$RS_LOGS/package.log
+            if as_root bash "$ROOT/test/package.sh" 2>&1 | tee "$log"; then
+                record package 1 0
+            else
+                record package 0 1
+                failed=1
             fi
             ;;
         demo)
@@ -244,7 +272,7 @@ summary() {
           if (!(key in seen)) { seen[key] = 1; order[++n] = key }
           cell[key, $5] = $6 "/" $7 }
         END {
-          ns = split("build,regress,isolation,tap files,tap tests,demo", suites, ",")
+          ns = split("build,regress,isolation,tap files,tap tests,demo,meta,package", suites, ",")
           printf "%-4s %-22s %-8s %-8s", "PG", "platform", "gcc", "libcurl"
           for (i = 1; i <= ns; i++) printf " %10s", suites[i]
           printf "\n"
@@ -265,7 +293,11 @@ TAP_TESTS=()
 failed=0
 case "$what" in
     all | local)
-        run_local regress isolation tap demo || failed=1
+        if [ "$what" = all ] && [ -z "$named_server" ]; then
+            run_local regress isolation tap demo meta package || failed=1
+        else
+            run_local regress isolation tap demo || failed=1
+        fi
         if [ "$what" = all ] && [ -z "$named_server" ]; then
             # shellcheck disable=SC2086
             [ "${MATRIX:-}" = none ] || run_matrix ${MATRIX:-trixie sid} || failed=1
@@ -274,6 +306,8 @@ case "$what" in
     regress) run_local regress isolation || failed=1 ;;
     tap) TAP_TESTS=("$@"); run_local tap || failed=1 ;;
     demo) run_local demo || failed=1 ;;
+    meta) run_local meta || failed=1 ;;
+    package) run_local package || failed=1 ;;
     matrix)
         # shellcheck disable=SC2086
         if [ $# -gt 0 ]; then run_matrix "$@" || failed=1; else run_matrix ${MATRIX:-trixie sid} || failed=1; fi

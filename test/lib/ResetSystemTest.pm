@@ -121,19 +121,21 @@ sub psql_error
 	return ($state // '', $err);
 }
 
-# setup_app(NODE, DB, ROOT, SCALE): the sample validation application with
-# generated data, a file in ROOT for every key it references, the
-# extension registered the way the demo does it, and storage configured.
+# setup_app(NODE, DB, ROOT, SCALE [, version => V]): the sample validation
+# application with generated data, a file in ROOT for every key it
+# references, the extension (at version V if given) registered the way the
+# demo does it, and storage configured.
 sub setup_app
 {
-	my ($node, $db, $root, $scale) = @_;
+	my ($node, $db, $root, $scale, %opts) = @_;
+	my $version = $opts{version} ? " VERSION '$opts{version}'" : '';
 	$scale //= 1;
 	$node->safe_psql('postgres', "CREATE DATABASE $db");
 	label_db($node, $db);
 	$node->safe_psql($db, slurp_file('test/fixtures/validation_app.sql'));
 	$node->safe_psql($db, "SELECT app.generate_demo_data($scale)");
+	$node->safe_psql($db, "CREATE EXTENSION reset_system$version");
 	$node->safe_psql($db, q{
-		CREATE EXTENSION reset_system;
 		SELECT count(*) FROM reset_register_schema('app', ARRAY['schema_migrations', 'organizations', 'users']);
 		SELECT reset_register_table('app.submissions', 'delete', 'submission', '{file_key}');
 		SELECT reset_register_table('app.validation_runs', 'delete', 'validation run', '{report_key}');

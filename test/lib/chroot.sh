@@ -8,7 +8,10 @@
 #                               suite (made by debootstrap the first time,
 #                               kept between runs, one run at a time,
 #                               made anew when older than CHROOT_MAX_AGE);
-#                               "fresh" makes a new one, removed on close.
+#                               "fresh" makes a new one, removed on close:
+#                               nothing was ever installed into it (it is
+#                               unpacked from a pristine debootstrap kept
+#                               as a tarball, made the first time).
 #   chroot_bind HOSTDIR         make a host directory visible at the same
 #                               path inside (unmounted on close)
 #   chroot_apt_install PKG...   install Debian packages inside
@@ -72,6 +75,7 @@ chroot_debootstrap() {
         echo "error: debootstrap of $suite failed (log: $log)" >&2
         return 1
     fi
+    chroot_sources "$suite" "$dir"
     cat >"$dir/etc/apt/apt.conf.d/90reset-system" <<'EOF'
 Acquire::Check-Valid-Until "false";
 APT::Install-Recommends "false";
@@ -82,6 +86,37 @@ EOF
     # debootstrap leaves its package cache behind
     rm -f "$dir"/var/cache/apt/archives/*.deb
     touch "$dir/.reset_system-ready"
+}
+
+# chroot_sources SUITE DIR: when this machine's apt uses SUITE, the same
+# mirrors for it inside, with SUITE-updates and SUITE-security (packages
+# built here may depend on their newer versions); otherwise debootstrap's
+# own default stays.
+chroot_sources() {
+    local lines
+    lines=$(apt-cache policy 2>/dev/null | awk -v s="$1" '
+        $2 ~ /^https?:/ && ($3 == s "/main" || $3 == s "-updates/main" || $3 == s "-security/main") {
+            split($3, p, "/"); if (!seen[$2 " " p[1]]++) print "deb " $2 " " p[1] " main"
+        }')
+    [ -z "$lines" ] || echo "$lines" >"$2/etc/apt/sources.list"
+}
+
+# chroot_pristine SUITE: the cached tarball of a fresh debootstrap of
+# SUITE, made the first time (and anew after CHROOT_MAX_AGE days), one
+# maker at a time.  Prints its path.
+chroot_pristine() {
+    local suite=$1 tarball=$CHROOT_CACHE/$1-pristine.tar dir
+    (
+        flock -w 1800 9 || { echo "error: the $suite pristine chroot stays locked" >&2; exit 1; }
+        if [ -s "$tarball" ] && [ -z "$(find "$tarball" -mtime +"$CHROOT_MAX_AGE" 2>/dev/null)" ]; then
+            exit 0
+        fi
+        dir=$(mktemp -d "$CHROOT_CACHE/pristine-$suite.XXXXXX")
+        chroot_debootstrap "$suite" "$dir" >&2 || { rm -rf --one-file-system "$dir"; exit 1; }
+        tar -C "$dir" --numeric-owner -cf "$tarball.tmp" . && mv "$tarball.tmp" "$tarball"
+        rm -rf --one-file-system "$dir" "$dir.debootstrap.log"
+    ) 9>"$CHROOT_CACHE/$suite-pristine.lock" || return 1
+    echo "$tarball"
 }
 
 # chroot_unmount_below DIR: unmount whatever is mounted below DIR (a run
@@ -122,8 +157,11 @@ chroot_open() {
     mkdir -p "$CHROOT_CACHE"
     if [ "$mode" = fresh ]; then
         CHROOT_FRESH=1
+        local tarball
+        tarball=$(chroot_pristine "$suite") || return 1
         CHROOT_DIR=$(mktemp -d "$CHROOT_CACHE/fresh-$suite.XXXXXX")
-        chroot_debootstrap "$suite" "$CHROOT_DIR" || return 1
+        tar -C "$CHROOT_DIR" --numeric-owner -xf "$tarball"
+        chmod 755 "$CHROOT_DIR"
     else
         CHROOT_FRESH=
         CHROOT_DIR=$CHROOT_CACHE/$suite

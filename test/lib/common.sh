@@ -84,6 +84,27 @@ install_packages() {
     [ -x "$PG_CONFIG" ] || die "$PG_CONFIG not found after installing packages"
 }
 
+# install_pg_cron: Debian's pg_cron for the server under test
+# (postgresql-NN-cron), for the scheduled-reset test.  When PG_CONFIG
+# names another installation than Debian's own (a relocated copy), the
+# package's library and extension files are copied into it.
+install_pg_cron() {
+    install_packages "postgresql-$PGVER-cron"
+    local pkglib share f dest
+    pkglib=$("$PG_CONFIG" --pkglibdir)
+    share=$("$PG_CONFIG" --sharedir)
+    [ -e "$pkglib/pg_cron.so" ] && return 0
+    for f in $(dpkg -L "postgresql-$PGVER-cron"); do
+        [ -f "$f" ] || continue
+        case $f in
+            /usr/lib/postgresql/$PGVER/lib/*) dest=$pkglib/${f#/usr/lib/postgresql/$PGVER/lib/} ;;
+            /usr/share/postgresql/$PGVER/*) dest=$share/${f#/usr/share/postgresql/$PGVER/} ;;
+            *) continue ;;
+        esac
+        as_root install -D -m 644 "$f" "$dest"
+    done
+}
+
 # install_s3rver: s3rver (an S3-compatible server, from the npm registry)
 # for the S3 tests and benchmarks, in a cache directory shared by runs.
 # Installs Debian's npm first when there is none.  Sets S3RVER_BIN, or
