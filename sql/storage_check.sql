@@ -106,9 +106,12 @@ SELECT count(*) AS queue_rows FROM reset_system.purge_queue;
 -- the role a step runs as must be allowed to read server files
 CREATE ROLE rs_seeder;
 GRANT EXECUTE ON FUNCTION reset_register_rebuild(text, text, boolean), reset_seed_object(text, text) TO rs_seeder;
+-- (its re-registration NOTICE would print this server's directory)
+SET client_min_messages = warning;
 SET ROLE rs_seeder;
 SELECT reset_register_rebuild('seed', format('SELECT reset_seed_object(%L, %L)', 'img/logo.png', :'seed_file'));
 RESET ROLE;
+SELECT kind, label, run_as FROM reset_config() WHERE label = 'seed';
 SET client_min_messages = warning;
 SELECT regexp_replace(test_error('SELECT reset_execute(''RESET-EVERYTHING'')'), '"/[^"]*"', '"<path>"', 'g') AS error;
 RESET client_min_messages;
