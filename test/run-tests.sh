@@ -243,7 +243,7 @@ run_chroot() {
         ver=$(chroot_root bash -c "$(declare -f debian_pgver); debian_pgver")
     fi
     # what the previous run left (before the port directory is mounted)
-    rm -rf "$CHROOT_DIR"/var/tmp/reset_system-node "$CHROOT_DIR"/tmp/reset_system-*
+    rm -rf "${CHROOT_DIR:?}"/var/tmp/reset_system-node "${CHROOT_DIR:?}"/tmp/reset_system-*
     chroot_bind "$PG_TEST_PORT_DIR"
     if [ -n "$S3RVER_BIN" ]; then
         mkdir -p "$CHROOT_DIR/var/tmp"
