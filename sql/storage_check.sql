@@ -10,7 +10,7 @@ SELECT check_name, ok, regexp_replace(detail, '/\S*media', '<media>') AS detail,
        checked_at BETWEEN now() - interval '1 minute' AND clock_timestamp() AS just_now
 FROM reset_storage_check();
 -- the answer is kept for plans
-SELECT check_name, ok FROM reset_system.storage_checks ORDER BY id DESC LIMIT 2;
+SELECT check_name, ok FROM reset_system.storage_checks ORDER BY id DESC LIMIT 3;
 
 \set VERBOSITY terse
 -- cloud backends: every option is checked when it is set

@@ -103,9 +103,25 @@ typedef struct RsStorageDriver
 	/* Live checks for reset_storage_check(): a List of RsCheck *. */
 	List	   *(*probe) (void *state);
 
+	/*
+	 * Check that the purge can act where it will: dirs are directories
+	 * (relative to the root, "" for the root itself) sampled from the keys
+	 * a reset would queue and from the registered prefixes, and "from"
+	 * describes that sample for the check's detail.  Returns RsCheck *s.
+	 * Only for backends whose objects are files of the database server (no
+	 * network I/O); NULL for the others.
+	 */
+	List	   *(*check_dirs) (void *state, List *dirs, const char *from);
+
 	void		(*close) (void *state);
 
 	int			batch_size;		/* objects per delete_objects call */
+
+	/*
+	 * The objects are files of the database server: a failure is a
+	 * local-disk error (reported as such, never as a request to retry).
+	 */
+	bool		local;
 } RsStorageDriver;
 
 /* The registry */
