@@ -641,10 +641,10 @@ owner_mode(const struct stat *sb)
 	struct passwd *pw = getpwuid(sb->st_uid);
 	struct group *gr = getgrgid(sb->st_gid);
 
-	return psprintf("owner %s, group %s, mode %04o",
-					pw ? pw->pw_name : psprintf("%u", (unsigned) sb->st_uid),
-					gr ? gr->gr_name : psprintf("%u", (unsigned) sb->st_gid),
-					(unsigned) (sb->st_mode & 07777));
+	char	   *owner = pw ? pstrdup(pw->pw_name) : psprintf("%u", (unsigned) sb->st_uid);
+	char	   *group = gr ? pstrdup(gr->gr_name) : psprintf("%u", (unsigned) sb->st_gid);
+
+	return psprintf("owner %s, group %s, mode %04o", owner, group, (unsigned) (sb->st_mode & 07777));
 }
 
 /*
@@ -758,8 +758,9 @@ file_check_dirs(void *state, List *dirs, const char *from)
 	FileState  *st = (FileState *) state;
 	struct passwd *pw = getpwuid(geteuid());
 	struct group *gr = getgrgid(getegid());
-	const char *user = pw ? pw->pw_name : psprintf("%u", (unsigned) geteuid());
-	const char *group = gr ? gr->gr_name : psprintf("%u", (unsigned) getegid());
+	/* copied: getpwuid() and getgrgid() answer in storage the next call reuses */
+	const char *user = pw ? pstrdup(pw->pw_name) : psprintf("%u", (unsigned) geteuid());
+	const char *group = gr ? pstrdup(gr->gr_name) : psprintf("%u", (unsigned) getegid());
 	StringInfoData bad;
 	int			nbad = 0;
 	int			nmissing = 0;

@@ -91,6 +91,29 @@ install_s3rver() {
     export S3RVER_BIN
 }
 
+# setup_app_user: an operating system user, rs_app, that plays a web
+# application owning its media directory in the file-permission test
+# (test/t/016_file_permissions.pl).  It is a member of the PostgreSQL OS
+# user's group (so that it may hand its directories to that group, as
+# the fix the storage check prints does), and a sudo rule lets the
+# PostgreSQL OS user run commands as rs_app, and only as rs_app.
+# Exports RS_APP_USER.
+setup_app_user() {
+    local rule=/etc/sudoers.d/reset_system-tests group
+    install_packages sudo
+    id rs_app >/dev/null 2>&1 \
+        || as_root useradd --system --user-group --no-create-home --shell /usr/sbin/nologin rs_app
+    group=$(id -gn "$PG_OS_USER")
+    id -nG rs_app | tr ' ' '\n' | grep -qx "$group" || as_root usermod -a -G "$group" rs_app
+    if ! as_root test -f "$rule"; then
+        echo "$PG_OS_USER ALL=(rs_app) NOPASSWD: ALL" | as_root tee "$rule.tmp" >/dev/null
+        as_root chmod 0440 "$rule.tmp"
+        as_root visudo -cqf "$rule.tmp" || die "the sudo rule for rs_app does not parse"
+        as_root mv "$rule.tmp" "$rule"
+    fi
+    export RS_APP_USER=rs_app
+}
+
 # make_workdir NAME: a scratch copy of the source tree that the PostgreSQL
 # OS user owns (a clone under /root is unreadable to that user).  Prints
 # its path.
