@@ -128,8 +128,10 @@ sample_column(RsTable *t, const char *column, int *n, int64 *keys, bool *partial
 	int			rows;
 
 	values[0] = ObjectIdGetDatum(t->relid);
-	rs_spi("SELECT pg_catalog.sum(pg_catalog.pg_relation_size(relid))::pg_catalog.int8"
-		   " FROM pg_catalog.pg_partition_tree($1)",
+	/* a partitioned table's size is its partitions' (the tree of a plain table is empty) */
+	rs_spi("SELECT pg_catalog.sum(pg_catalog.pg_relation_size(c.oid))::pg_catalog.int8"
+		   " FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) $1"
+		   "    OR c.oid IN (SELECT relid FROM pg_catalog.pg_partition_tree($1))",
 		   1, argtypes, values, NULL, true, SPI_OK_SELECT);
 	bytes = rs_spi_int64(0, 0, 0);
 	if (bytes > (int64) RS_SAMPLE_BLOCKS * BLCKSZ)
