@@ -139,6 +139,9 @@ extern char *rs_s3_credentials_file;
 extern char *rs_gcs_token_file;
 extern char *rs_gcs_token_command;
 extern char *rs_http_authorization_file;
+extern char *rs_azure_sas_token_file;
+extern char *rs_azure_shared_key_file;
+extern char *rs_azure_metadata_host;
 
 extern RsCheck *rs_check_new(const char *name, bool ok, char *detail);
 extern char *rs_read_secret_file(const char *path, char **error);
@@ -148,5 +151,6 @@ extern const RsStorageDriver rs_storage_file;
 extern const RsStorageDriver rs_storage_s3;
 extern const RsStorageDriver rs_storage_gcs;
 extern const RsStorageDriver rs_storage_http;
+extern const RsStorageDriver rs_storage_azure;
 
 #endif							/* RESET_SYSTEM_STORAGE_H */
