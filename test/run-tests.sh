@@ -33,10 +33,11 @@ fi
 
 if [ "$what" = all ] || [ "$what" = tap ]; then
     install_s3rver
+    install_azurite
     setup_app_user
     say "integration tests (TAP)"
     if [ $# -gt 0 ]; then tests=("$@"); else tests=(test/t/*.pl); fi
-    if ! run_pg env -C "$WORK" S3RVER_BIN="$S3RVER_BIN" RS_APP_USER="$RS_APP_USER" TESTDIR="$WORK/test" PG_REGRESS="$PGXS_DIR/src/test/regress/pg_regress" \
+    if ! run_pg env -C "$WORK" S3RVER_BIN="$S3RVER_BIN" AZURITE_BIN="$AZURITE_BIN" RS_APP_USER="$RS_APP_USER" TESTDIR="$WORK/test" PG_REGRESS="$PGXS_DIR/src/test/regress/pg_regress" \
             PERL5LIB="$PGXS_DIR/src/test/perl:$WORK/test/lib" \
             prove --timer "${tests[@]}"; then
         failed=1

@@ -88,8 +88,20 @@ typedef struct AzState
 static char *az_token = NULL;
 static TimestampTz az_token_expires = 0;
 
-/* The server said it does not support Blob Batch: single deletes from now on */
-static bool az_batch_unsupported = false;
+/*
+ * The endpoint that answered it does not support Blob Batch: single
+ * deletes there for as long as the worker lives
+ */
+static char *az_no_batch_endpoint = NULL;
+
+/*
+ * batch_known_unsupported: whether this endpoint said it has no Blob Batch.
+ */
+static bool
+batch_known_unsupported(AzState *st)
+{
+	return az_no_batch_endpoint != NULL && strcmp(az_no_batch_endpoint, st->endpoint) == 0;
+}
 
 /*
  * parse_state: the options, checked for shape (ERROR naming the option).
@@ -760,11 +772,15 @@ delete_batched(AzState *st, RsObject *objects, int *which, int n, const char *to
 
 		if (batch_unsupported(res))
 		{
-			if (!az_batch_unsupported)
+			if (!batch_known_unsupported(st))
+			{
 				ereport(LOG,
 						(errmsg("reset_system: the Azure storage at %s does not support Blob Batch (%s); deleting blobs one request each",
 								st->endpoint, az_message(res->status, res->body, NULL, false))));
-			az_batch_unsupported = true;
+				if (az_no_batch_endpoint)
+					pfree(az_no_batch_endpoint);
+				az_no_batch_endpoint = MemoryContextStrdup(TopMemoryContext, st->endpoint);
+			}
 			supported = false;
 			for (int i = from; i < to; i++)
 				objects[which[i]].result = RS_OBJ_PENDING;
@@ -838,7 +854,7 @@ azure_delete_objects(void *state, RsObject *objects, int n)
 	{
 		int			k = 0;
 
-		if (st->batch && !az_batch_unsupported)
+		if (st->batch && !batch_known_unsupported(st))
 		{
 			if (!delete_batched(st, objects, which, m, token))
 			{

@@ -93,7 +93,7 @@ class State:
     def reset_stats(self):
         self.stats = {"requests": 0, "by_op": {}, "by_method": {}, "by_auth": {},
                       "in_flight": 0, "max_concurrent": 0, "batch_requests": 0,
-                      "batch_parts": 0, "injected": 0}
+                      "batch_parts": 0, "injected": 0, "by_status": {}, "auth_failed": 0}
 
     def conn(self):
         c = getattr(self.local, "conn", None)
@@ -290,6 +290,14 @@ class Handler(BaseHTTPRequestHandler):
                 status, reason, rheaders, data = state.upstream(self.command, self.path, headers, body)
             except (http.client.HTTPException, OSError) as e:
                 return self.send(502, str(e).encode())
+            with state.lock:
+                key = str(status)
+                state.stats["by_status"][key] = state.stats["by_status"].get(key, 0) + 1
+                failed = data.count(b"<Code>AuthenticationFailed</Code>")
+                if not failed and any(k.lower() == "x-ms-error-code" and v == "AuthenticationFailed"
+                                      for k, v in rheaders):
+                    failed = 1
+                state.stats["auth_failed"] += failed
             self.send(status, data, [(k, v) for k, v in rheaders if k.lower() not in HOP_BY_HOP], reason)
         finally:
             with state.lock:

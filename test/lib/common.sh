@@ -91,6 +91,31 @@ install_s3rver() {
     export S3RVER_BIN
 }
 
+# install_azurite: Azurite, Microsoft's Azure Storage emulator (from the
+# npm registry), for the Azure tests and benchmarks, in a cache directory
+# shared by runs.  Version 3.35.0: the last one that runs on Debian 12's
+# Node.js 18 (3.36 needs Node 21, 3.37 Node 22).  Installs Debian's npm
+# and openssl (the tests' certificate) when missing.  Sets AZURITE_BIN, or
+# leaves it empty (with a note) when the registry cannot be reached.
+install_azurite() {
+    local cache=/var/tmp/reset_system-node/azurite-3.35.0
+    AZURITE_BIN=$cache/node_modules/.bin/azurite-blob
+    command -v openssl >/dev/null 2>&1 || install_packages openssl
+    if [ ! -x "$AZURITE_BIN" ]; then
+        command -v npm >/dev/null 2>&1 || install_packages nodejs npm
+        as_root mkdir -p "$cache"
+        as_root chmod 1777 "$(dirname "$cache")" "$cache"
+        say "installing azurite 3.35.0 from the npm registry"
+        if ! (cd "$cache" && timeout 600 npm install --no-audit --no-fund --loglevel=error \
+                --prefix "$cache" azurite@3.35.0 >"$cache/npm.log" 2>&1); then
+            echo "note: azurite could not be installed (see $cache/npm.log); the Azure tests will fail"
+            AZURITE_BIN=
+        fi
+    fi
+    [ -z "$AZURITE_BIN" ] || chmod -R a+rX "$(dirname "$cache")" 2>/dev/null || true
+    export AZURITE_BIN
+}
+
 # setup_app_user: an operating system user, rs_app, that plays a web
 # application owning its media directory in the file-permission test
 # (test/t/016_file_permissions.pl).  It is a member of the PostgreSQL OS
