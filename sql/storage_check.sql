@@ -63,7 +63,8 @@ SET ROLE rs_peeker;
 SHOW reset_system.s3_credentials_file;
 SELECT count(*) AS visible FROM pg_settings
 WHERE name IN ('reset_system.s3_credentials_file', 'reset_system.gcs_token_file',
-               'reset_system.gcs_token_command', 'reset_system.http_authorization_file');
+               'reset_system.gcs_token_command', 'reset_system.http_authorization_file',
+               'reset_system.azure_sas_token_file', 'reset_system.azure_shared_key_file');
 RESET ROLE;
 DROP ROLE rs_peeker;
 ALTER SYSTEM RESET reset_system.s3_credentials_file;

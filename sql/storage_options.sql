@@ -32,10 +32,25 @@ SELECT reset_configure_storage('gcs', '{"bucket": "uploads", "prefix_root": "/ab
 -- file: control characters and empty segments in the root
 SELECT reset_configure_storage('file', jsonb_build_object('root', E'/srv/app/media\n'));
 SELECT reset_configure_storage('file', '{"root": "/srv//media"}');
+-- azure: account and container names as Azure defines them, the endpoint, the prefix
+SELECT reset_configure_storage('azure', '{"container": "media"}');
+SELECT reset_configure_storage('azure', '{"account": "myappuploads"}');
+SELECT reset_configure_storage('azure', '{"account": "My_Account", "container": "media"}');
+SELECT reset_configure_storage('azure', '{"account": "ab", "container": "media"}');
+SELECT reset_configure_storage('azure', '{"account": "myappuploads", "container": "Media"}');
+SELECT reset_configure_storage('azure', '{"account": "myappuploads", "container": "me--dia"}');
+SELECT reset_configure_storage('azure', '{"account": "myappuploads", "container": "-media"}');
+SELECT reset_configure_storage('azure', '{"account": "myappuploads", "container": "media", "endpoint": "https://[::1"}');
+SELECT reset_configure_storage('azure', '{"account": "myappuploads", "container": "media", "endpoint": "https://user:pw@myappuploads.blob.core.windows.net"}');
+SELECT reset_configure_storage('azure', '{"account": "myappuploads", "container": "media", "prefix": "../up/"}');
+SELECT reset_configure_storage('azure', '{"account": "myappuploads", "container": "media", "batch": "yes"}');
+SELECT reset_configure_storage('azure', '{"account": "myappuploads", "container": "media", "account_key": "x"}');
 -- nothing was changed by any of that
 SELECT backend = :'backend_before' AND options = :'options_before'::jsonb AS unchanged FROM reset_system.storage;
 -- what is well formed is accepted (nothing is contacted when configuring)
 SELECT reset_configure_storage('s3', '{"bucket": "uploads", "endpoint": "http://[::1]:9000", "path_style": true}');
 SELECT reset_configure_storage('http', '{"base_url": "https://files.example.com:8443/up%20loads/"}');
 SELECT reset_configure_storage('gcs', '{"bucket": "app_uploads.example.com", "endpoint": "http://127.0.0.1:4443"}');
+SELECT reset_configure_storage('azure', '{"account": "myappuploads", "container": "media"}');
+SELECT reset_configure_storage('azure', '{"account": "devstoreaccount1", "container": "media-2024", "endpoint": "http://127.0.0.1:10000/devstoreaccount1/", "prefix": "prod/", "batch": false}');
 SELECT reset_configure_storage(:'backend_before', :'options_before'::jsonb) IS NOT NULL AS restored;

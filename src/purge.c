@@ -1005,7 +1005,7 @@ report_failures(RsPurgeRound *r, RsStorageConfig *cfg)
 			 local ?
 			 errhint("The database server's OS user must be able to write in every directory holding uploads; "
 					 "SELECT * FROM reset_storage_check(); checks the directories where the purge acts.") :
-			 errhint("Failed objects are retried with backoff; SELECT * FROM reset_purge_status(); shows where the purge stands.")));
+			 errhint("SELECT * FROM reset_purge_status(); shows where the purge stands; reset_purge_retry() queues failed objects again once the cause is fixed.")));
 	r->first_error = NULL;
 }
 

@@ -235,9 +235,9 @@ define_purge_settings(void)
 							   NULL, NULL, NULL);
 	DefineCustomStringVariable("reset_system.azure_metadata_host",
 							   "Host (and port) of the instance metadata endpoint that gives the azure backend a managed identity's token.",
-							   NULL,
+							   "Empty: Azure's own, 169.254.169.254.",
 							   &rs_azure_metadata_host,
-							   "169.254.169.254",
+							   "",
 							   PGC_SIGHUP, 0,
 							   NULL, NULL, NULL);
 	DefineCustomBoolVariable("reset_system.purge_paused",

@@ -535,7 +535,9 @@ file_cleanup_prefix(void *state, const char *prefix)
 /*
  * file_put_object: write one object (a re-seeded resource file), creating
  * its directories, never through a symbolic link, atomically (a temporary
- * file renamed into place).
+ * file renamed into place).  New directories and the file take their
+ * permissions from the directory above them, not from the server's umask,
+ * so the application can read, replace and delete them as its own.
  */
 static RsObjectResult
 file_put_object(void *state, const char *key, const char *data, size_t len, char **error)
@@ -571,9 +573,13 @@ file_put_object(void *state, const char *key, const char *data, size_t len, char
 			char	   *slash = strchr(seg, '/');
 			int			next;
 
+			bool		created;
+			struct stat psb;
+
 			if (slash)
 				*slash = '\0';
-			if (mkdirat(fd, seg, 0700) != 0 && errno != EEXIST)
+			created = mkdirat(fd, seg, 0700) == 0;
+			if (!created && errno != EEXIST)
 			{
 				*error = psprintf("cannot create directory \"%s\": %m", seg);
 				close(fd);
@@ -586,6 +592,9 @@ file_put_object(void *state, const char *key, const char *data, size_t len, char
 				close(fd);
 				return RS_OBJ_FAILED;
 			}
+			/* a new directory gets its parent's mode (group-writable, setgid) */
+			if (created && fstat(fd, &psb) == 0)
+				(void) fchmod(next, psb.st_mode & 07777);
 			close(fd);
 			fd = next;
 			seg = slash ? slash + 1 : NULL;
@@ -600,6 +609,17 @@ file_put_object(void *state, const char *key, const char *data, size_t len, char
 	}
 	snprintf(tmp, sizeof(tmp), ".reset_system.%d.tmp", MyProcPid);
 	out = openat(fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+	/*
+	 * The server's umask (077) would make the file unreadable to the
+	 * application that serves it: it gets its directory's read and write
+	 * bits instead (0664 in a 2775 directory, 0644 in a 0755 one).
+	 */
+	{
+		struct stat dsb;
+
+		if (out >= 0 && fstat(fd, &dsb) == 0)
+			(void) fchmod(out, dsb.st_mode & 0666);
+	}
 	if (out < 0 || write(out, data, len) != (ssize_t) len || fsync(out) != 0 ||
 		close(out) != 0 || renameat(fd, tmp, fd, name) != 0)
 	{

@@ -6,11 +6,12 @@
  *	  WebDAV server).
  *
  * A backend is a table of function pointers, one file per backend in this
- * directory, named for the backend (file.c, s3.c, gcs.c, http.c).  The
- * queue and the worker only ever call through this table; adding a backend
- * means adding a driver file and one line to the registry in registry.c.
- * The HTTP transfers the cloud backends share are in transfer.c, the
- * digests, URL encoding and XML reading in webutil.c.
+ * directory, named for the backend (file.c, s3.c, gcs.c, http.c,
+ * azure.c).  The queue and the worker only ever call through this table;
+ * adding a backend means adding a driver file and one line to the registry
+ * in registry.c.  The HTTP transfers the cloud backends share are in
+ * transfer.c, the digests, URL encoding and XML reading in webutil.c, the
+ * checks of options (URLs, names) in options.c.
  *
  * Every call happens in the purge worker, never in a backend that holds a
  * reset's locks.  Deletes must be idempotent: an object that is already

@@ -346,7 +346,7 @@ class Handler(BaseHTTPRequestHandler):
                                               content_type="application/octet-stream")
                 if st != 201:
                     raise RuntimeError("PUT %s: %s %s" % (name, st, body[:300]))
-            with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            with concurrent.futures.ThreadPoolExecutor(16) as pool:
                 list(pool.map(put, req["names"]))
             return self.send_json({"seeded": len(req["names"])})
         if p == "/_test/objects":

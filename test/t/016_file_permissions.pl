@@ -142,6 +142,20 @@ like($plan, qr/^  ok      directories  the server can delete files in each of th
 ($check) = $plan =~ /^(Storage check:\n(?:  .*\n)+)/m;
 note "the plan's storage check after the fix:\n$check";
 
+# a file the reset re-seeds is the application's to serve and replace: its
+# new directory and the file take the permissions of the directory above
+my $logo = $node->basedir . '/logo.png';
+open my $fh, '>', $logo or die;
+print $fh "logo\n";
+close $fh;
+$node->safe_psql($db, qq{SELECT reset_register_rebuild('logo', \$\$SELECT reset_seed_object('uploads/seeded/logo.png', '$logo')\$\$)});
+$node->safe_psql($db, "SELECT reset_execute('RESET-EVERYTHING')");
+like($node->safe_psql($db, "SELECT reset_purge_wait('60 seconds')"), qr/Uploaded 1 resource file\(s\)\.$/, 'the seed is uploaded');
+is(sprintf('%04o %04o', (stat "$root/uploads/seeded")[2] & 07777, (stat "$root/uploads/seeded/logo.png")[2] & 07777),
+	'2775 0664', 'in a group-writable setgid directory, as a group-writable file (not the server\'s umask 077)');
+($ok, $out) = as_app("rm '$root/uploads/seeded/logo.png' && rmdir '$root/uploads/seeded'");
+ok($ok, 'which the application may delete') or diag $out;
+
 $node->stop;
 system('sudo', '-n', '-u', $app, 'rm', '-rf', $root);
 File::Path::rmtree($tmp);
