@@ -64,7 +64,7 @@ no_keys=$(timed "$check")
 
 csv "$OUT" storage_check file "$KEYS" "check with keys" "$with_keys"
 csv "$OUT" storage_check file "$KEYS" "check without keys" "$no_keys"
-csv "$OUT" storage_check file "$KEYS" "distinct directories, full scan" "$full_scan"
+csv "$OUT" storage_check file "$KEYS" "distinct directories by a full scan" "$full_scan"
 say "storage check, file backend, $KEYS keys in $DIRS directories (median of 5)"
 echo "  check with the keys:              $with_keys s  ($detail)"
 echo "  check with nothing to sample:     $no_keys s  (the check's own cost: $(ratio "$with_keys" "$no_keys")x)"
