@@ -10,7 +10,7 @@ SELECT check_name, ok, regexp_replace(detail, '/\S*media', '<media>') AS detail,
        checked_at BETWEEN now() - interval '1 minute' AND clock_timestamp() AS just_now
 FROM reset_storage_check();
 -- the answer is kept for plans
-SELECT check_name, ok FROM reset_system.storage_checks ORDER BY id DESC LIMIT 2;
+SELECT check_name, ok FROM reset_system.storage_checks ORDER BY id DESC LIMIT 3;
 
 \set VERBOSITY terse
 -- cloud backends: every option is checked when it is set
@@ -70,7 +70,8 @@ EXCEPTION WHEN insufficient_privilege THEN
 END $$;
 SELECT count(*) AS visible FROM pg_settings
 WHERE name IN ('reset_system.s3_credentials_file', 'reset_system.gcs_token_file',
-               'reset_system.gcs_token_command', 'reset_system.http_authorization_file');
+               'reset_system.gcs_token_command', 'reset_system.http_authorization_file',
+               'reset_system.azure_sas_token_file', 'reset_system.azure_shared_key_file');
 RESET ROLE;
 DROP ROLE rs_peeker;
 ALTER SYSTEM RESET reset_system.s3_credentials_file;

@@ -261,6 +261,66 @@ referenced_keys(const char *sources, char **keys, int n)
 }
 
 /*
+ * error_kind: an object's error without its own key, so that
+ * the objects that failed the same way (the same errno text in the same
+ * kind of operation, the same HTTP answer) share it.  reset_purge_status()
+ * groups the queue's last_error the same way, with replace().
+ */
+static char *
+error_kind(const char *error, const char *key)
+{
+	StringInfoData buf;
+	size_t		klen = strlen(key);
+	const char *p = error;
+	const char *hit;
+
+	if (klen == 0)
+		return pstrdup(error);
+	initStringInfo(&buf);
+	while ((hit = strstr(p, key)) != NULL)
+	{
+		appendBinaryStringInfo(&buf, p, hit - p);
+		p = hit + klen;
+	}
+	appendStringInfoString(&buf, p);
+	return buf.data;
+}
+
+/*
+ * note_failures: the objects of the round that were tried and not
+ * deleted, the first one's error and how many failed the same way, for
+ * the round's WARNING (report_failures).
+ */
+static void
+note_failures(RsObject *objs, int n, QueueRow **rows, int *objrow, RsPurgeRound *r)
+{
+	char	   *kind = NULL;
+
+	for (int j = 0; j < n; j++)
+	{
+		RsObject   *o = &objs[j];
+
+		if (o->not_sent)
+			continue;
+		r->tried++;
+		if (o->result != RS_OBJ_RETRY && o->result != RS_OBJ_FAILED)
+			continue;
+		r->not_deleted++;
+		if (o->error == NULL)
+			continue;
+		if (r->first_error == NULL)
+		{
+			r->first_error = o->error;
+			r->first_reset = rows[objrow[j]]->reset_id;
+			r->first_error_share = 1;
+			kind = error_kind(o->error, o->key);
+		}
+		else if (strcmp(error_kind(o->error, o->key), kind) == 0)
+			r->first_error_share++;
+	}
+}
+
+/*
  * purge_objects: delete the object rows of the batch.
  */
 static void
@@ -316,6 +376,7 @@ purge_objects(const RsStorageDriver *driver, void *state, const char *sources,
 		else
 			r->sent_ok++;
 	}
+	note_failures(objs, nobjs, rows, objrow, r);
 }
 
 /* State of one prefix listing */
@@ -908,9 +969,44 @@ throttle(RsPurgeRound *r)
 	}
 	r->failing_rounds++;
 	r->backoff_ms = Max(retry_delay_ms(r->failing_rounds), rs_http_retry_after_max * 1000L);
-	ereport(LOG,
-			(errmsg("reset_system: storage asked to retry all %d request(s) of the round; waiting %ld ms before the next one",
-					r->sent_retry, (long) r->backoff_ms)));
+}
+
+/*
+ * report_failures: one WARNING for a round in which objects were not
+ * deleted, with the first error and how many objects failed the same way
+ * (the same text reset_purge_status() shows).  A local directory's
+ * failure reads as one: the errno text and the path, never as requests a
+ * server asked to retry.
+ */
+static void
+report_failures(RsPurgeRound *r, RsStorageConfig *cfg)
+{
+	bool		local = cfg->driver->local;
+	const char *unit = local ? "file(s)" : "object(s)";
+	char	   *msg;
+
+	if (r->not_deleted == 0)
+		return;
+	if (r->backoff_ms > 0 && local)
+		msg = psprintf("reset_system: purge of reset " INT64_FORMAT ": none of the %d %s of the round could be deleted from %s; "
+					   "waiting %ld ms before the next round",
+					   r->first_reset, r->tried, unit, cfg->location, (long) r->backoff_ms);
+	else if (r->backoff_ms > 0)
+		msg = psprintf("reset_system: purge of reset " INT64_FORMAT ": storage asked to retry all %d request(s) of the round; "
+					   "waiting %ld ms before the next one",
+					   r->first_reset, r->sent_retry, (long) r->backoff_ms);
+	else
+		msg = psprintf("reset_system: purge of reset " INT64_FORMAT ": %d of the %d %s of the round were not deleted from %s",
+					   r->first_reset, r->not_deleted, r->tried, unit, cfg->location);
+	ereport(WARNING,
+			(errmsg_internal("%s", msg),
+			 r->first_error ?
+			 errdetail("First error: %s (%d %s failed the same way).", r->first_error, r->first_error_share, unit) : 0,
+			 local ?
+			 errhint("The database server's OS user must be able to write in every directory holding uploads; "
+					 "SELECT * FROM reset_storage_check(); checks the directories where the purge acts.") :
+			 errhint("SELECT * FROM reset_purge_status(); shows where the purge stands; reset_purge_retry() queues failed objects again once the cause is fixed.")));
+	r->first_error = NULL;
 }
 
 /*
@@ -1001,6 +1097,7 @@ rs_purge_round(RsPurgeRound *r)
 				process_batch(cfg, rows, n, r);
 				r->claimed += n;
 				throttle(r);
+				report_failures(r, cfg);
 			}
 		}
 		if (r->claimed == 0 || r->stop)

@@ -32,6 +32,11 @@ typedef struct RsPurgeRound
 	int			sent_ok;		/* objects storage answered for good */
 	int			sent_retry;		/* objects storage asked to retry */
 	int64		backoff_ms;		/* wait this long before the next round */
+	int			tried;			/* objects sent to storage in the round */
+	int			not_deleted;	/* of them, not deleted (retried or failed) */
+	int64		first_reset;	/* the reset of the first of those */
+	char	   *first_error;	/* its error (valid until the round ends) */
+	int			first_error_share;	/* objects that failed the same way */
 } RsPurgeRound;
 
 extern void rs_purge_round(RsPurgeRound *r);

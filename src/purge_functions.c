@@ -34,6 +34,9 @@ PG_FUNCTION_INFO_V1(reset_purge_kick);
 
 /*
  * reset_purge_status(reset_id bigint DEFAULT NULL): one row per state.
+ * last_error is the latest error of that state, with how many objects
+ * failed the same way (their errors differ only by their own key), as
+ * the purge worker's WARNING says it.
  */
 Datum
 reset_purge_status(PG_FUNCTION_ARGS)
@@ -57,10 +60,17 @@ reset_purge_status(PG_FUNCTION_ARGS)
 			   " pg_catalog.count(q.id) FILTER (WHERE q.kind OPERATOR(pg_catalog.=) 'object'),"
 			   " pg_catalog.min(q.created_at),"
 			   " pg_catalog.min(q.next_attempt_at),"
-			   " (SELECT e.last_error FROM reset_system.purge_queue e"
+			   " (SELECT e.last_error OPERATOR(pg_catalog.||) CASE WHEN c.n OPERATOR(pg_catalog.>) 1"
+			   "    THEN pg_catalog.format(' (%s object(s) failed the same way)', c.n) ELSE '' END"
+			   "  FROM (SELECT e.last_error, e.key FROM reset_system.purge_queue e"
 			   "   WHERE e.state OPERATOR(pg_catalog.=) s.state AND e.last_error IS NOT NULL"
 			   "     AND ($1 IS NULL OR e.reset_id OPERATOR(pg_catalog.=) $1)"
-			   "   ORDER BY COALESCE(e.done_at, e.next_attempt_at) DESC, e.id DESC LIMIT 1),"
+			   "   ORDER BY COALESCE(e.done_at, e.next_attempt_at) DESC, e.id DESC LIMIT 1) e,"
+			   "  LATERAL (SELECT pg_catalog.count(*) AS n FROM reset_system.purge_queue o"
+			   "   WHERE o.state OPERATOR(pg_catalog.=) s.state AND o.last_error IS NOT NULL"
+			   "     AND ($1 IS NULL OR o.reset_id OPERATOR(pg_catalog.=) $1)"
+			   "     AND pg_catalog.replace(o.last_error, o.key, '') OPERATOR(pg_catalog.=)"
+			   "         pg_catalog.replace(e.last_error, e.key, '')) c),"
 			   " pg_catalog.count(DISTINCT q.reset_id)"
 			   " FROM (VALUES ('pending', 1), ('done', 2), ('failed', 3)) AS s(state, ord)"
 			   " LEFT JOIN reset_system.purge_queue q ON q.state OPERATOR(pg_catalog.=) s.state"

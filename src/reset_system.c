@@ -49,6 +49,9 @@ char	   *rs_s3_credentials_file = NULL;
 char	   *rs_gcs_token_file = NULL;
 char	   *rs_gcs_token_command = NULL;
 char	   *rs_http_authorization_file = NULL;
+char	   *rs_azure_sas_token_file = NULL;
+char	   *rs_azure_shared_key_file = NULL;
+char	   *rs_azure_metadata_host = NULL;
 int			rs_purge_batch_size = 0;
 int			rs_purge_max_attempts = 10;
 int			rs_purge_retry_base_ms = 1000;
@@ -215,6 +218,27 @@ define_purge_settings(void)
 							   &rs_http_authorization_file,
 							   "",
 							   PGC_SIGHUP, GUC_SUPERUSER_ONLY,
+							   NULL, NULL, NULL);
+	DefineCustomStringVariable("reset_system.azure_sas_token_file",
+							   "File holding a SAS token for the azure storage backend.",
+							   NULL,
+							   &rs_azure_sas_token_file,
+							   "",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY,
+							   NULL, NULL, NULL);
+	DefineCustomStringVariable("reset_system.azure_shared_key_file",
+							   "File holding the storage account key (base64) for the azure storage backend.",
+							   "Without it or a SAS token file, a managed identity's token is used.",
+							   &rs_azure_shared_key_file,
+							   "",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY,
+							   NULL, NULL, NULL);
+	DefineCustomStringVariable("reset_system.azure_metadata_host",
+							   "Host (and port) of the instance metadata endpoint that gives the azure backend a managed identity's token.",
+							   "Empty: Azure's own, 169.254.169.254.",
+							   &rs_azure_metadata_host,
+							   "",
+							   PGC_SIGHUP, 0,
 							   NULL, NULL, NULL);
 	DefineCustomBoolVariable("reset_system.purge_paused",
 							 "Pause every purge worker (the queue keeps the work).",

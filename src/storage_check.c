@@ -38,6 +38,7 @@
 #include "reset_system.h"
 #include "storage_check.h"
 #include "storage_config.h"
+#include "storage_sample.h"
 
 PG_FUNCTION_INFO_V1(reset_storage_check);
 
@@ -92,7 +93,7 @@ write_answer(CheckShared *sh, List *checks)
 	foreach(lc, checks)
 	{
 		RsCheck    *c = (RsCheck *) lfirst(lc);
-		char	   *line = psprintf("%s\t%c\t%.1000s\n", c->name, c->ok ? 't' : 'f', one_line(c->detail));
+		char	   *line = psprintf("%s\t%c\t%.2000s\n", c->name, c->ok ? 't' : 'f', one_line(c->detail));
 
 		if (buf.len + strlen(line) > room)
 			break;
@@ -137,7 +138,9 @@ record(const char *location, List *checks, TimestampTz at)
 }
 
 /*
- * probe: the driver's live checks, closing its session on error too.
+ * probe: the driver's live checks, closing its session on error too.  A
+ * local backend also checks the directories where a purge would act,
+ * sampled from the keys of the rows a reset deletes.
  */
 static List *
 probe(const RsStorageDriver *driver, const char *options)
@@ -148,6 +151,19 @@ probe(const RsStorageDriver *driver, const char *options)
 	PG_TRY();
 	{
 		checks = driver->probe(state);
+		if (driver->check_dirs)
+		{
+			RsDirSample *sample = rs_storage_sample_dirs(RS_SAMPLE_DIRS);
+
+			if (sample->error)
+				checks = lappend(checks,
+								 rs_check_new("directories", false,
+											  psprintf("could not sample the keys of deleted rows: %s",
+													   sample->error)));
+			else
+				checks = list_concat(checks, driver->check_dirs(state, sample->dirs,
+																rs_storage_sample_describe(sample)));
+		}
 	}
 	PG_FINALLY();
 	{

@@ -146,7 +146,9 @@ run_local() {
             ;;
         tap)
             install_s3rver
+            install_azurite
             install_pg_cron
+            setup_app_user
             say "integration tests (TAP, PostgreSQL $PGVER)"
             log=$RS_LOGS/tap-$PGVER.log
             if [ ${#TAP_TESTS[@]} -gt 0 ]; then
@@ -157,7 +159,8 @@ run_local() {
             fi
             # 15 reads TESTDIR, 16 and later TESTDATADIR and TESTLOGDIR
             rc=0
-            run_pg env -C "$WORK" S3RVER_BIN="$S3RVER_BIN" TESTDIR="$WORK/test" \
+            run_pg env -C "$WORK" S3RVER_BIN="$S3RVER_BIN" AZURITE_BIN="$AZURITE_BIN" \
+                RS_APP_USER="$RS_APP_USER" TESTDIR="$WORK/test" \
                 TESTDATADIR="$WORK/test/tmp_check" TESTLOGDIR="$WORK/test/tmp_check/log" \
                 PG_REGRESS="$PGXS_DIR/src/test/regress/pg_regress" \
                 PERL5LIB="$PGXS_DIR/src/test/perl:$WORK/test/lib" \
@@ -219,10 +222,12 @@ run_matrix() {
     [ "$(id -u)" = 0 ] || die "the chroot runs need root"
     # shellcheck source=lib/chroot.sh
     source "$ROOT/test/lib/chroot.sh"
-    # s3rver comes from the npm registry through this machine's npm (a
-    # fresh chroot may not trust the registry's certificate); it is plain
-    # JavaScript, copied into each chroot and run by that release's Node.js
+    # s3rver and Azurite come from the npm registry through this machine's
+    # npm (a fresh chroot may not trust the registry's certificate); they
+    # are plain JavaScript, copied into each chroot and run by that
+    # release's Node.js
     install_s3rver
+    install_azurite
     for entry in "$@"; do
         run_chroot "${entry%%:*}" "$( [[ $entry == *:* ]] && echo "${entry#*:}" )" || failed=1
     done

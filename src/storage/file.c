@@ -24,6 +24,8 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -32,6 +34,7 @@
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 
+#include "options.h"
 #include "storage.h"
 
 typedef struct FileState
@@ -106,6 +109,15 @@ file_validate(const char *options_json)
 	size_t		rl,
 				dl;
 
+#define FILE_EXAMPLE "{\"root\": \"/srv/app/media\"}"
+	for (const unsigned char *p = (const unsigned char *) root; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			rs_option_error("file", "root",
+							psprintf("%s contains a control character (such as a newline)", rs_option_shown(root)),
+							FILE_EXAMPLE);
+	if (strstr(root, "//"))
+		rs_option_error("file", "root", psprintf("%s contains an empty segment (\"//\")", rs_option_shown(root)),
+						FILE_EXAMPLE);
 	if (root[0] != '/')
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -265,7 +277,7 @@ open_dir_path(FileState *st, const char *path, RsObjectResult *result, char **er
 			if (is_link)
 			{
 				*result = RS_OBJ_FAILED;
-				*error = psprintf("directory \"%s\" on the way is a symbolic link; symbolic links are never followed", seg);
+				*error = psprintf("directory \"%s\" on the way is a symbolic link; symbolic links are never followed", copy);
 			}
 			else if (save == ENOENT || save == ENOTDIR)
 				*result = RS_OBJ_MISSING;
@@ -273,7 +285,7 @@ open_dir_path(FileState *st, const char *path, RsObjectResult *result, char **er
 			{
 				*result = classify_errno(save);
 				errno = save;
-				*error = psprintf("cannot open directory \"%s\": %m", seg);
+				*error = psprintf("cannot open directory \"%s\": %m", copy);
 			}
 			pfree(copy);
 			return -1;
@@ -282,6 +294,7 @@ open_dir_path(FileState *st, const char *path, RsObjectResult *result, char **er
 		fd = next;
 		if (!slash)
 			break;
+		*slash = '/';			/* errors name the path up to the failing directory */
 		seg = slash + 1;
 	}
 	pfree(copy);
@@ -522,7 +535,9 @@ file_cleanup_prefix(void *state, const char *prefix)
 /*
  * file_put_object: write one object (a re-seeded resource file), creating
  * its directories, never through a symbolic link, atomically (a temporary
- * file renamed into place).
+ * file renamed into place).  New directories and the file take their
+ * permissions from the directory above them, not from the server's umask,
+ * so the application can read, replace and delete them as its own.
  */
 static RsObjectResult
 file_put_object(void *state, const char *key, const char *data, size_t len, char **error)
@@ -558,9 +573,13 @@ file_put_object(void *state, const char *key, const char *data, size_t len, char
 			char	   *slash = strchr(seg, '/');
 			int			next;
 
+			bool		created;
+			struct stat psb;
+
 			if (slash)
 				*slash = '\0';
-			if (mkdirat(fd, seg, 0700) != 0 && errno != EEXIST)
+			created = mkdirat(fd, seg, 0700) == 0;
+			if (!created && errno != EEXIST)
 			{
 				*error = psprintf("cannot create directory \"%s\": %m", seg);
 				close(fd);
@@ -573,6 +592,9 @@ file_put_object(void *state, const char *key, const char *data, size_t len, char
 				close(fd);
 				return RS_OBJ_FAILED;
 			}
+			/* a new directory gets its parent's mode (group-writable, setgid) */
+			if (created && fstat(fd, &psb) == 0)
+				(void) fchmod(next, psb.st_mode & 07777);
 			close(fd);
 			fd = next;
 			seg = slash ? slash + 1 : NULL;
@@ -587,6 +609,17 @@ file_put_object(void *state, const char *key, const char *data, size_t len, char
 	}
 	snprintf(tmp, sizeof(tmp), ".reset_system.%d.tmp", MyProcPid);
 	out = openat(fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+	/*
+	 * The server's umask (077) would make the file unreadable to the
+	 * application that serves it: it gets its directory's read and write
+	 * bits instead (0664 in a 2775 directory, 0644 in a 0755 one).
+	 */
+	{
+		struct stat dsb;
+
+		if (out >= 0 && fstat(fd, &dsb) == 0)
+			(void) fchmod(out, dsb.st_mode & 0666);
+	}
 	if (out < 0 || write(out, data, len) != (ssize_t) len || fsync(out) != 0 ||
 		close(out) != 0 || renameat(fd, tmp, fd, name) != 0)
 	{
@@ -619,6 +652,188 @@ file_probe(void *state)
 					  rs_check_new("writable", true, pstrdup("the server can write in it")));
 }
 
+/*
+ * owner_mode: "owner app, group app, mode 0755" of a directory.
+ */
+static char *
+owner_mode(const struct stat *sb)
+{
+	struct passwd *pw = getpwuid(sb->st_uid);
+	struct group *gr = getgrgid(sb->st_gid);
+
+	char	   *owner = pw ? pstrdup(pw->pw_name) : psprintf("%u", (unsigned) sb->st_uid);
+	char	   *group = gr ? pstrdup(gr->gr_name) : psprintf("%u", (unsigned) sb->st_gid);
+
+	return psprintf("owner %s, group %s, mode %04o", owner, group, (unsigned) (sb->st_mode & 07777));
+}
+
+/*
+ * check_dir: why the purge could not delete files in directory dir
+ * (relative to root; "" is the root), or NULL when it can.  Walks the
+ * path as the purge does (open each component, never following a
+ * symbolic link), then asks whether the server may write in and search
+ * the last one.  *missing is set when the directory does not exist (its
+ * files are already gone); *permission when the fix is a matter of
+ * ownership and mode.
+ */
+static char *
+check_dir(FileState *st, const char *dir, bool *missing, bool *permission)
+{
+	char	   *copy = pstrdup(dir);
+	char	   *seg = copy;
+	int			fd = dup(st->rootfd);
+	struct stat sb;
+	char	   *why = NULL;
+
+	*missing = *permission = false;
+	if (fd < 0)
+		return psprintf("cannot duplicate the root descriptor: %m");
+	while (*seg)
+	{
+		char	   *slash = strchr(seg, '/');
+		int			next;
+
+		if (slash)
+			*slash = '\0';
+		next = openat(fd, seg, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (next < 0)
+		{
+			int			save = errno;
+			bool		have = fstatat(fd, seg, &sb, AT_SYMLINK_NOFOLLOW) == 0;
+
+			if (have && S_ISLNK(sb.st_mode))
+				why = pstrdup("a symbolic link on the way (never followed)");
+			else if (save == ENOENT || save == ENOTDIR)
+				*missing = true;
+			else if (save == EACCES && have)
+			{
+				*permission = true;
+				why = slash ? psprintf("directory %s on the way cannot be opened: %s", copy, owner_mode(&sb))
+					: psprintf("cannot be opened: %s", owner_mode(&sb));
+			}
+			else
+			{
+				errno = save;
+				why = psprintf("cannot be opened: %m");
+			}
+			close(fd);
+			return why;
+		}
+		close(fd);
+		fd = next;
+		if (!slash)
+			break;
+		*slash = '/';
+		seg = slash + 1;
+	}
+	if (fstat(fd, &sb) != 0)
+		why = psprintf("cannot be examined: %m");
+	else if (faccessat(fd, ".", W_OK | X_OK, 0) != 0)
+	{
+		if (errno == EACCES || errno == EPERM)
+		{
+			*permission = true;
+			why = psprintf("not writable: %s", owner_mode(&sb));
+		}
+		else
+			why = psprintf("not writable: %m");
+	}
+	else if ((sb.st_mode & S_ISVTX) && sb.st_uid != geteuid())
+		why = psprintf("sticky bit: only files the server's user owns can be deleted (%s)", owner_mode(&sb));
+	close(fd);
+	return why;
+}
+
+/*
+ * shell_quote: a path as one shell word.
+ */
+static char *
+shell_quote(const char *s)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '\'');
+	for (; *s; s++)
+	{
+		if (*s == '\'')
+			appendStringInfoString(&buf, "'\\''");
+		else
+			appendStringInfoChar(&buf, *s);
+	}
+	appendStringInfoChar(&buf, '\'');
+	return buf.data;
+}
+
+/*
+ * file_check_dirs: whether the server's OS user can delete files in the
+ * directories where the purge will act.  A failure names the first
+ * directories that fail, with the owner and mode found, and a fix: the
+ * server's group on every directory of the tree, group-writable, with
+ * setgid so that new subdirectories inherit the group.
+ */
+static List *
+file_check_dirs(void *state, List *dirs, const char *from)
+{
+	FileState  *st = (FileState *) state;
+	struct passwd *pw = getpwuid(geteuid());
+	struct group *gr = getgrgid(getegid());
+	/* copied: getpwuid() and getgrgid() answer in storage the next call reuses */
+	const char *user = pw ? pstrdup(pw->pw_name) : psprintf("%u", (unsigned) geteuid());
+	const char *group = gr ? pstrdup(gr->gr_name) : psprintf("%u", (unsigned) getegid());
+	StringInfoData bad;
+	int			nbad = 0;
+	int			nmissing = 0;
+	bool		permission = false;
+	ListCell   *lc;
+
+	if (st->rootfd < 0)
+		return NIL;				/* the "reachable" check says why */
+	if (dirs == NIL)
+		return list_make1(rs_check_new("directories", true,
+									   psprintf("nothing to check: no directory in %s", from)));
+	initStringInfo(&bad);
+	foreach(lc, dirs)
+	{
+		const char *dir = (const char *) lfirst(lc);
+		bool		missing;
+		bool		perm;
+		char	   *why;
+
+		CHECK_FOR_INTERRUPTS();
+		why = check_dir(st, dir, &missing, &perm);
+		if (missing)
+			nmissing++;
+		if (why == NULL)
+			continue;
+		permission |= perm;
+		if (++nbad <= 5)
+			appendStringInfo(&bad, "%s%s (%s)", nbad > 1 ? ", " : "",
+							 dir[0] ? dir : "the root itself", why);
+	}
+	if (nbad == 0)
+		return list_make1(rs_check_new("directories", true,
+									   psprintf("the server can delete files in each of the %d director(ies) "
+												"sampled from %s%s",
+												list_length(dirs), from,
+												nmissing == 0 ? "" :
+												psprintf(" (%d do not exist: nothing to delete there)",
+														 nmissing))));
+	if (nbad > 5)
+		appendStringInfo(&bad, " and %d more", nbad - 5);
+	return list_make1(rs_check_new("directories", false,
+								   psprintf("the server's OS user \"%s\" cannot delete files in %d of the %d director(ies) "
+											"under %s sampled from %s: %s%s",
+											user, nbad, list_length(dirs), st->root, from, bad.data,
+											permission ?
+											psprintf("; Fix (as root or as the directories' owner): "
+													 "find %s -type d -exec chgrp %s {} + -exec chmod g+rwxs {} +; "
+													 "then let the application create group-writable directories "
+													 "(Django: FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o2775; "
+													 "see \"Media permissions\" in the README)",
+													 shell_quote(st->root), group) : "")));
+}
+
 const RsStorageDriver rs_storage_file = {
 	.name = "file",
 	.description = "a directory on the database server",
@@ -630,6 +845,8 @@ const RsStorageDriver rs_storage_file = {
 	.delete_collection = NULL,
 	.put_object = file_put_object,
 	.probe = file_probe,
+	.check_dirs = file_check_dirs,
 	.close = file_close,
 	.batch_size = 500,
+	.local = true,
 };

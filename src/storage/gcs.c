@@ -36,6 +36,7 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "options.h"
 #include "transfer.h"
 #include "storage.h"
 #include "webutil.h"
@@ -137,39 +138,27 @@ parse_state(const char *options_json)
 }
 
 /*
- * gcs_validate: bucket name and endpoint shape.
+ * gcs_validate: bucket name, prefix_root and endpoint.
  */
 static char *
 gcs_validate(const char *options_json)
 {
 	GcsState   *st = parse_state(options_json);
-	size_t		blen = strlen(st->bucket);
+	const char *problem;
 
-	if (blen < 3 || blen > 222)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("GCS bucket name \"%s\" must be 3 to 222 characters long", st->bucket)));
-	for (const char *p = st->bucket; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '.' ||
-			  *p == '-' || *p == '_'))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("GCS bucket name \"%s\" may only contain lowercase letters, digits, dots, hyphens and underscores",
-							st->bucket)));
-	if (strchr(st->endpoint, '@'))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("GCS endpoint must not contain credentials"),
-				 errhint("Name a token file with reset_system.gcs_token_file or a command with reset_system.gcs_token_command.")));
-	if (strncmp(st->endpoint, "http://", 7) != 0 && strncmp(st->endpoint, "https://", 8) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("GCS endpoint \"%s\" must be an http:// or https:// URL", st->endpoint)));
-	if (st->prefix_root[0] && rs_storage_key_problem(st->prefix_root, true))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid prefix_root \"%s\": %s", st->prefix_root,
-						rs_storage_key_problem(st->prefix_root, true))));
+#define GCS_EXAMPLE "{\"bucket\": \"my-app-uploads\", \"prefix_root\": \"prod/\"}"
+	rs_option_check_url("gcs", "endpoint", (!st->emulator && rs_option_raw(options_json, "endpoint")) ?
+						rs_option_raw(options_json, "endpoint") : st->endpoint, GCS_EXAMPLE);
+	/* dotted names may be 222 long, each dot-separated part at most 63 */
+	problem = rs_dns_name_problem(st->bucket, 3, strchr(st->bucket, '.') ? 222 : 63, true);
+	if (problem == NULL && strncmp(st->bucket, "goog", 4) == 0)
+		problem = "it must not start with \"goog\"";
+	if (problem)
+		rs_option_error("gcs", "bucket", psprintf("bucket name %s: %s", rs_option_shown(st->bucket), problem),
+						GCS_EXAMPLE);
+	if (st->prefix_root[0] && (problem = rs_storage_key_problem(st->prefix_root, true)) != NULL)
+		rs_option_error("gcs", "prefix_root", psprintf("%s: %s", rs_option_shown(st->prefix_root), problem),
+						GCS_EXAMPLE);
 	return psprintf("GCS bucket \"%s\"%s%s at %s%s%s", st->bucket,
 					st->prefix_root[0] ? " under " : "", st->prefix_root, st->endpoint,
 					st->batch ? ", batched deletes" : "",

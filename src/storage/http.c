@@ -32,6 +32,7 @@
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 
+#include "options.h"
 #include "transfer.h"
 #include "storage.h"
 #include "webutil.h"
@@ -84,34 +85,22 @@ parse_base_url(const char *options_json)
 	}
 	url = pstrdup(json_string_value(b));
 	json_decref(opts);
-	if (strchr(url, '?') || strchr(url, '#'))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("base_url must not have a query or fragment"),
-				 errhint("Give the URL of the directory that holds the objects, e.g. https://files.example.com/uploads/.")));
 	if (url[0] && url[strlen(url) - 1] != '/')
 		url = psprintf("%s/", url);
 	return url;
 }
 
 /*
- * http_validate: an http(s) URL without query or fragment.
+ * http_validate: an http(s) URL with a host, without credentials, query
+ * or fragment.
  */
 static char *
 http_validate(const char *options_json)
 {
 	char	   *url = parse_base_url(options_json);
 
-	/* first, so that an error never repeats a password */
-	if (strchr(url, '@'))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("base_url must not contain credentials"),
-				 errhint("Put the Authorization header value in the file named by reset_system.http_authorization_file.")));
-	if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("base_url \"%s\" must be an http:// or https:// URL", url)));
+	rs_option_check_url("http", "base_url", rs_option_raw(options_json, "base_url"),
+						"{\"base_url\": \"https://files.example.com/uploads/\"}");
 	return psprintf("WebDAV/HTTP server at %s", url);
 }
 

@@ -18,6 +18,7 @@ static const RsStorageDriver *const rs_drivers[] = {
 	&rs_storage_s3,
 	&rs_storage_gcs,
 	&rs_storage_http,
+	&rs_storage_azure,
 };
 
 const char	RS_LIST_UNSUPPORTED[] = "the server offers no listing";

@@ -35,6 +35,7 @@
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 
+#include "options.h"
 #include "sigv4.h"
 #include "storage.h"
 #include "transfer.h"
@@ -134,42 +135,30 @@ parse_options(const char *options_json)
 }
 
 /*
- * s3_validate: bucket name rules, an http(s) endpoint, a plausible region.
+ * s3_validate: bucket name rules, a region name, an http(s) endpoint.
  */
 static char *
 s3_validate(const char *options_json)
 {
 	S3Options	o = parse_options(options_json);
-	size_t		blen = strlen(o.bucket);
+	const char *problem;
 
-	if (strchr(o.endpoint, '@'))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("S3 endpoint must not contain credentials"),
-				 errhint("Name a credentials file with reset_system.s3_credentials_file, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the server's environment.")));
-	if (blen < 3 || blen > 63)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("S3 bucket name \"%s\" must be 3 to 63 characters long", o.bucket)));
-	for (const char *p = o.bucket; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '.' || *p == '-'))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("S3 bucket name \"%s\" may only contain lowercase letters, digits, dots and hyphens",
-							o.bucket)));
+#define S3_EXAMPLE "{\"bucket\": \"my-app-uploads\", \"region\": \"eu-west-1\", \"endpoint\": \"https://s3.eu-west-1.amazonaws.com\"}"
+	problem = rs_dns_name_problem(o.bucket, 3, 63, false);
+	if (problem)
+		rs_option_error("s3", "bucket", psprintf("bucket name %s: %s", rs_option_shown(o.bucket), problem),
+						S3_EXAMPLE);
+	if (o.region[0] == '\0')
+		rs_option_error("s3", "region", "the region is empty", S3_EXAMPLE);
 	for (const char *p = o.region; *p; p++)
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-'))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("S3 region \"%s\" is not a region name", o.region)));
-	if (strncmp(o.endpoint, "http://", 7) != 0 && strncmp(o.endpoint, "https://", 8) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("S3 endpoint \"%s\" must be an http:// or https:// URL", o.endpoint)));
-	if (strchr(o.endpoint, '?') || strchr(o.endpoint, '#'))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("S3 endpoint \"%s\" must not have a query or fragment", o.endpoint)));
+			rs_option_error("s3", "region",
+							psprintf("%s is not a region name (lowercase letters, digits and \"-\")",
+									 rs_option_shown(o.region)),
+							S3_EXAMPLE);
+	/* as typed (a trailing "/" is dropped when used) */
+	rs_option_check_url("s3", "endpoint", rs_option_raw(options_json, "endpoint") ?
+						rs_option_raw(options_json, "endpoint") : o.endpoint, S3_EXAMPLE);
 	return psprintf("S3 bucket \"%s\" at %s (%s)", o.bucket, o.endpoint,
 					o.path_style ? "path-style" : "virtual-hosted");
 }

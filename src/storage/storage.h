@@ -6,11 +6,12 @@
  *	  WebDAV server).
  *
  * A backend is a table of function pointers, one file per backend in this
- * directory, named for the backend (file.c, s3.c, gcs.c, http.c).  The
- * queue and the worker only ever call through this table; adding a backend
- * means adding a driver file and one line to the registry in registry.c.
- * The HTTP transfers the cloud backends share are in transfer.c, the
- * digests, URL encoding and XML reading in webutil.c.
+ * directory, named for the backend (file.c, s3.c, gcs.c, http.c,
+ * azure.c).  The queue and the worker only ever call through this table;
+ * adding a backend means adding a driver file and one line to the registry
+ * in registry.c.  The HTTP transfers the cloud backends share are in
+ * transfer.c, the digests, URL encoding and XML reading in webutil.c, the
+ * checks of options (URLs, names) in options.c.
  *
  * Every call happens in the purge worker, never in a backend that holds a
  * reset's locks.  Deletes must be idempotent: an object that is already
@@ -103,9 +104,25 @@ typedef struct RsStorageDriver
 	/* Live checks for reset_storage_check(): a List of RsCheck *. */
 	List	   *(*probe) (void *state);
 
+	/*
+	 * Check that the purge can act where it will: dirs are directories
+	 * (relative to the root, "" for the root itself) sampled from the keys
+	 * a reset would queue and from the registered prefixes, and "from"
+	 * describes that sample for the check's detail.  Returns RsCheck *s.
+	 * Only for backends whose objects are files of the database server (no
+	 * network I/O); NULL for the others.
+	 */
+	List	   *(*check_dirs) (void *state, List *dirs, const char *from);
+
 	void		(*close) (void *state);
 
 	int			batch_size;		/* objects per delete_objects call */
+
+	/*
+	 * The objects are files of the database server: a failure is a
+	 * local-disk error (reported as such, never as a request to retry).
+	 */
+	bool		local;
 } RsStorageDriver;
 
 /* The registry */
@@ -123,6 +140,9 @@ extern char *rs_s3_credentials_file;
 extern char *rs_gcs_token_file;
 extern char *rs_gcs_token_command;
 extern char *rs_http_authorization_file;
+extern char *rs_azure_sas_token_file;
+extern char *rs_azure_shared_key_file;
+extern char *rs_azure_metadata_host;
 
 extern RsCheck *rs_check_new(const char *name, bool ok, char *detail);
 extern char *rs_read_secret_file(const char *path, char **error);
@@ -132,5 +152,6 @@ extern const RsStorageDriver rs_storage_file;
 extern const RsStorageDriver rs_storage_s3;
 extern const RsStorageDriver rs_storage_gcs;
 extern const RsStorageDriver rs_storage_http;
+extern const RsStorageDriver rs_storage_azure;
 
 #endif							/* RESET_SYSTEM_STORAGE_H */

@@ -4,7 +4,7 @@
 #
 #   bash test/bench/purge_matrix.sh OUT.csv
 #
-# BACKENDS (default "file s3 http gcs"), SIZES (default "1000 20000
+# BACKENDS (default "file s3 http gcs azure"), SIZES (default "1000 20000
 # 100000") objects.  For each backend and size a fresh identical set of
 # objects (see seed_objects.py) is deleted by each tool in turn, and none
 # may be left behind:
@@ -14,8 +14,16 @@
 #   http  reset_system vs rclone delete over WebDAV, on nginx (dav-ext)
 #   gcs   reset_system (batched deletes) vs rclone delete (gcs), on test/lib/gcs_double.py
 #         (a test double of the GCS JSON API: no GCS emulator exists here)
+#   azure reset_system (Blob Batch, Shared Key) vs rclone delete (azureblob, a
+#         SAS URL), on Azurite 3.35.0 over http (both talk to it directly; the
+#         objects are seeded through test/lib/azure_proxy.py's seeding endpoint).
+#         Azurite looks a blob up by scanning its container, so every delete
+#         costs in proportion to the container's size and the server, not the
+#         client, sets the pace; a batch of 256 deletes can take minutes there,
+#         hence reset_system.storage_timeout = 10min for this backend.
 # The peers send one request per object: they run up to PEER_MAX objects
-# (default 20000; rclone over WebDAV needs minutes for 20,000).
+# (default 20000; rclone over WebDAV needs minutes for 20,000).  Azure runs
+# up to AZURE_MAX objects (default 5000; see above).
 # reset_system is timed from the reset's commit to the end of its purge
 # (reset_system.history), with the worker's peak private memory.
 # Each line of OUT.csv: purge,BACKEND,SIZE,TOOL,SECONDS,OBJECTS_PER_S,PEAK_RSS_ANON_KB.
@@ -24,12 +32,14 @@ source "$(dirname "$0")/../lib/common.sh"
 source "$(dirname "$0")/lib.sh"
 
 OUT=${1:?usage: purge_matrix.sh OUT.csv}
-BACKENDS=${BACKENDS:-"file s3 http gcs"}
+BACKENDS=${BACKENDS:-"file s3 http gcs azure"}
 SIZES=${SIZES:-"1000 20000 100000"}
 PEER_MAX=${PEER_MAX:-20000}
+AZURE_MAX=${AZURE_MAX:-5000}
 
 install_packages nginx libnginx-mod-http-dav-ext rclone awscli python3
 install_s3rver
+install_azurite
 WORK=$(make_workdir bench-purge)
 build_and_install "$WORK"
 CL=$WORK/cluster
@@ -38,11 +48,16 @@ S3DIR=$WORK/s3
 NGDIR=$WORK/nginx
 FILEDIR=$WORK/files
 GCSPID=
+AZDIR=$WORK/azurite
+AZPORT=
+AZPROXYPID=
 cleanup() {
     stop_cluster "$CL"
     pkill -f -- "-d $S3DIR" 2>/dev/null || true
     [ -f "$NGDIR/nginx.pid" ] && kill "$(cat "$NGDIR/nginx.pid")" 2>/dev/null || true
     [ -n "$GCSPID" ] && kill "$GCSPID" 2>/dev/null || true
+    [ -n "$AZPROXYPID" ] && kill "$AZPROXYPID" 2>/dev/null || true
+    [ -n "$AZPORT" ] && pkill -f -- "--blobPort $AZPORT" 2>/dev/null || true
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -108,6 +123,31 @@ start_gcs() {
         -c "ALTER SYSTEM SET reset_system.gcs_token_command = 'echo unused'" -c "SELECT pg_reload_conf()" >/dev/null
 }
 
+start_azure() {
+    local line
+    [ -n "$AZURITE_BIN" ] || die "the azure backend needs Azurite from the npm registry"
+    AZPORT=$(free_port)
+    AZKEY=$(head -c 64 /dev/urandom | base64 -w0)
+    run_pg mkdir -p "$AZDIR"
+    run_pg env AZURITE_ACCOUNTS="rsbench:$AZKEY" "$AZURITE_BIN" --blobHost 127.0.0.1 --blobPort "$AZPORT" \
+        --inMemoryPersistence --disableTelemetry --skipApiVersionCheck --silent >"$AZDIR/azurite.log" 2>&1 &
+    for _ in $(seq 300); do (exec 3<>/dev/tcp/127.0.0.1/"$AZPORT") 2>/dev/null && break; sleep 0.1; done
+    exec {AZFD}< <(exec /usr/bin/python3 "$WORK/test/lib/azure_proxy.py" --listen-port 0 \
+        --upstream "http://127.0.0.1:$AZPORT" --account rsbench --key "$AZKEY")
+    read -r line <&"$AZFD"
+    AZSEED=http://127.0.0.1:${line#READY }
+    AZPROXYPID=$(pgrep -f "azure_proxy.py --listen-port 0 --upstream http://127.0.0.1:$AZPORT" | tail -1)
+    curl -s -X POST "$AZSEED/_test/container" -d '{"name": "media"}' >/dev/null
+    # rclone 1.60 reaches an emulator's path-style URL only through a SAS URL
+    AZSAS=$(curl -s -X POST "$AZSEED/_test/sas" -d '{"permissions": "rdlw", "hours": 24}' \
+        | /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["sas"])')
+    echo "$AZKEY" | run_pg tee "$WORK/azure-key" >/dev/null
+    run_pg chmod 600 "$WORK/azure-key"
+    psqlq -d postgres -c "LOAD 'reset_system'" \
+        -c "ALTER SYSTEM SET reset_system.azure_shared_key_file = '$WORK/azure-key'" \
+        -c "ALTER SYSTEM SET reset_system.storage_timeout = '10min'" -c "SELECT pg_reload_conf()" >/dev/null
+}
+
 # ---- seeding and checking ------------------------------------------------------
 # seed BACKEND N: a fresh set of N objects; the keys go to $WORK/keys
 seed() {
@@ -120,6 +160,7 @@ seed() {
               run_pg /usr/bin/python3 "$WORK/test/bench/seed_objects.py" plain "$NGDIR/www/dav" "$2" >"$WORK/keys" ;;
         gcs)  curl -s -X DELETE "http://127.0.0.1:$GCSPORT/_test/objects/uploads" >/dev/null
               /usr/bin/python3 "$WORK/test/bench/seed_objects.py" gcs "http://127.0.0.1:$GCSPORT" "$2" >"$WORK/keys" ;;
+        azure) /usr/bin/python3 "$WORK/test/bench/seed_objects.py" azure "$AZSEED" "$2" >"$WORK/keys" ;;
     esac
     run_pg sync
 }
@@ -130,6 +171,7 @@ left() {
         s3)   run_pg find "$S3DIR/uploads/bench" -type f -name 'o*.bin._S3rver_object' | wc -l ;;
         http) run_pg find "$NGDIR/www/dav/bench" -type f -name 'o*.bin' | wc -l ;;
         gcs)  curl -s "http://127.0.0.1:$GCSPORT/_test/objects/uploads?prefix=bench/" | tr ',' '\n' | grep -c 'o[0-9]*\.bin' || true ;;
+        azure) curl -s "$AZSEED/_test/objects?container=media&prefix=bench/" | tr ',' '\n' | grep -c 'o[0-9]*\.bin' || true ;;
     esac
 }
 options_for() {
@@ -138,6 +180,7 @@ options_for() {
         s3)   echo "{\"bucket\": \"uploads\", \"endpoint\": \"http://127.0.0.1:$S3PORT\", \"path_style\": true}" ;;
         http) echo "{\"base_url\": \"http://127.0.0.1:$NGPORT/dav/\"}" ;;
         gcs)  echo "{\"bucket\": \"uploads\", \"endpoint\": \"http://127.0.0.1:$GCSPORT\", \"batch\": true}" ;;
+        azure) echo "{\"account\": \"rsbench\", \"container\": \"media\", \"endpoint\": \"http://127.0.0.1:$AZPORT/rsbench\"}" ;;
     esac
 }
 
@@ -180,14 +223,20 @@ peer() {
                 ":webdav,url='http://127.0.0.1:$NGPORT/dav/':bench/" ;;
         "gcs rclone") rclone delete --config /dev/null --checkers 16 --transfers 16 --exclude "*/keep" \
                 ":gcs,endpoint='http://127.0.0.1:$GCSPORT/storage/v1/',anonymous=true:uploads/bench/" ;;
+        "azure rclone") rclone delete --config /dev/null --checkers 16 --transfers 16 --exclude "*/keep" \
+                ":azureblob,sas_url='http://127.0.0.1:$AZPORT/rsbench/media?$AZSAS':media/bench/" ;;
     esac >"$WORK/peer.log" 2>&1 || { cat "$WORK/peer.log"; die "$2 failed on $1"; }
     t1=$(date +%s.%N)
     secs "$t0" "$t1"
 }
 
 for b in $BACKENDS; do
-    case $b in s3) start_s3rver ;; http) start_nginx ;; gcs) start_gcs ;; esac
+    case $b in s3) start_s3rver ;; http) start_nginx ;; gcs) start_gcs ;; azure) start_azure ;; esac
     for n in $SIZES; do
+        if [ "$b" = azure ] && [ "$n" -gt "$AZURE_MAX" ]; then
+            say "$b: $n objects: not run (more than AZURE_MAX=$AZURE_MAX: Azurite's deletes scan the container)"
+            continue
+        fi
         say "$b: $n objects"
         seed "$b" "$n"
         read -r s anon < <(rs_purge "$b" "$n")

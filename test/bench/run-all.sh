@@ -12,8 +12,9 @@
 #   overhead.sh       pgbench with and without the library preloaded
 #   worker_memory.sh  the purge worker's memory at 10 thousand and 1 million
 #                     queued objects
-# The full default run takes about 35 minutes on 2 cores.  PARTS (default all
-# four, in that order) runs only some of them; RESULTS names an existing
+#   storage_check.sh  the file backend's storage check at 1 million keys
+# The full default run takes about 40 minutes on 2 cores.  PARTS (default all
+# five, in that order) runs only some of them; RESULTS names an existing
 # CSV to append to, so an interrupted run can be finished part by part.
 
 source "$(dirname "$0")/../lib/common.sh"
@@ -22,7 +23,7 @@ source "$(dirname "$0")/lib.sh"
 install_packages gnuplot-nox python3
 BENCH=$(cd "$(dirname "$0")" && pwd)
 OUTDIR=${OUTDIR:-$ROOT/docs}
-PARTS=${PARTS:-"reset_matrix purge_matrix overhead worker_memory"}
+PARTS=${PARTS:-"reset_matrix purge_matrix overhead worker_memory storage_check"}
 if [ -z "${RESULTS:-}" ]; then
     RESULTS=$(mktemp /tmp/reset_system-bench.XXXXXX.csv)
 fi

@@ -11,7 +11,9 @@ empty-directory clean-up out of every measurement alike.
 LAYOUT "plain" writes each object as a file ROOT/KEY (a local directory, or
 a WebDAV tree served by nginx).  LAYOUT "gcs" sends them to the GCS test
 double whose base URL is ROOT (its test-only bulk seeding endpoint, bucket
-"uploads").  LAYOUT "s3rver" writes s3rver's on-disk layout under ROOT (the
+"uploads").  LAYOUT "azure" uploads them to Azurite through the seeding
+endpoint of test/lib/azure_proxy.py whose base URL is ROOT (container
+"media").  LAYOUT "s3rver" writes s3rver's on-disk layout under ROOT (the
 bucket directory): KEY._S3rver_object with the body and
 KEY._S3rver_object.md5 with its MD5; s3rver serves such objects exactly as
 if they had been uploaded, and seeding this way takes seconds where
@@ -41,7 +43,7 @@ def main():
         if d not in made:
             made.add(d)
             names.append(d + "/keep")
-        if layout == "gcs":
+        if layout in ("gcs", "azure"):
             remote.extend(names)
             out.write(key + "\n")
             continue
@@ -63,6 +65,12 @@ def main():
         req = urllib.request.Request(root.rstrip("/") + "/_test/seed/uploads", data=body, method="POST",
                                      headers={"Content-Type": "application/json"})
         urllib.request.urlopen(req).read()
+    if layout == "azure":
+        for i in range(0, len(remote), 5000):
+            body = json.dumps({"container": "media", "names": remote[i:i + 5000], "data": "x"}).encode()
+            req = urllib.request.Request(root.rstrip("/") + "/_test/seed", data=body, method="POST",
+                                         headers={"Content-Type": "application/json"})
+            urllib.request.urlopen(req, timeout=3600).read()
 
 
 if __name__ == "__main__":

@@ -7,6 +7,8 @@
 #   signature-verifying proxy) that print "READY <port>" once listening;
 #   s3rver (a real S3-compatible server from the npm registry) when it can
 #   be installed;
+#   Azurite (Microsoft's Azure Storage emulator, from the npm registry), over
+#   https with its OAuth checks, behind test/lib/azure_proxy.py;
 #   a "black hole": a port that accepts connections and never answers.
 package StorageServers;
 
@@ -26,7 +28,7 @@ use Time::HiRes ();
 use Exporter 'import';
 our @EXPORT = qw(start_nginx nginx_faults nginx_stop nginx_start nginx_requests
   start_helper stop_helper control blackhole python3 find_s3rver start_s3rver
-  free_tcp_port);
+  free_tcp_port start_azurite);
 
 my $json = JSON::PP->new->canonical;
 
@@ -282,6 +284,44 @@ sub start_s3rver
 		Time::HiRes::sleep(0.05);
 	}
 	die "s3rver did not start: " . slurp_file("$dir/s3rver.log");
+}
+
+# ---- Azurite --------------------------------------------------------------
+
+# start_azurite(BIN, DIR, ACCOUNT, KEY): Azurite's blob service on a free
+# port with one storage account (ACCOUNT, base64 KEY), in memory, over
+# https with a self-signed certificate made here (Azurite accepts bearer
+# tokens only over https) and with its basic OAuth checks on.  Returns
+# { pid, port, url }.
+sub start_azurite
+{
+	my ($bin, $dir, $account, $key) = @_;
+	my $port = free_tcp_port();
+	File::Path::make_path($dir);
+	system('openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2',
+		'-subj', '/CN=127.0.0.1', '-keyout', "$dir/key.pem", '-out', "$dir/cert.pem",
+		'-addext', 'subjectAltName=IP:127.0.0.1') == 0
+	  or die 'openssl could not make a certificate for Azurite';
+	my $pid = fork();
+	die "fork: $!" unless defined $pid;
+	if ($pid == 0)
+	{
+		$ENV{AZURITE_ACCOUNTS} = "$account:$key";
+		open STDOUT, '>>', "$dir/azurite.log";
+		open STDERR, '>>', "$dir/azurite.log";
+		exec($bin, '--blobHost', '127.0.0.1', '--blobPort', $port, '--inMemoryPersistence',
+			'--disableTelemetry', '--skipApiVersionCheck', '--cert', "$dir/cert.pem",
+			'--key', "$dir/key.pem", '--oauth', 'basic')
+		  or POSIX::_exit(127);
+	}
+	$children{$pid} = 1;
+	for (1 .. 300)
+	{
+		my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port);
+		return { pid => $pid, port => $port, name => 'azurite', url => "https://127.0.0.1:$port" } if $s;
+		Time::HiRes::sleep(0.05);
+	}
+	die "azurite did not start: " . slurp_file("$dir/azurite.log");
 }
 
 # ---- black hole -----------------------------------------------------------

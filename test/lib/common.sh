@@ -137,6 +137,61 @@ install_s3rver() {
     export S3RVER_BIN
 }
 
+# install_azurite: Azurite, Microsoft's Azure Storage emulator (from the
+# npm registry), for the Azure tests and benchmarks, in a cache directory
+# shared by runs.  Version 3.35.0: the last one that runs on Debian 12's
+# Node.js 18 (3.36 needs Node 21, 3.37 Node 22).  Installs Debian's npm
+# and openssl (the tests' certificate) when missing.  Sets AZURITE_BIN, or
+# leaves it empty (with a note) when the registry cannot be reached.
+install_azurite() {
+    local cache=/var/tmp/reset_system-node/azurite-3.35.0
+    AZURITE_BIN=$cache/node_modules/.bin/azurite-blob
+    command -v openssl >/dev/null 2>&1 || install_packages openssl
+    if [ ! -x "$AZURITE_BIN" ] && [ -n "${RS_NO_NPM:-}" ]; then
+        # (RS_NO_NPM: a chroot, where the host's copy is all there is)
+        echo "note: azurite is not installed; the Azure tests will fail"
+        AZURITE_BIN=
+    elif [ ! -x "$AZURITE_BIN" ]; then
+        command -v npm >/dev/null 2>&1 || install_packages nodejs npm
+        as_root mkdir -p "$cache"
+        as_root chmod 1777 "$(dirname "$cache")" "$cache"
+        say "installing azurite 3.35.0 from the npm registry"
+        if ! (cd "$cache" && timeout 600 npm install --no-audit --no-fund --loglevel=error \
+                --prefix "$cache" azurite@3.35.0 >"$cache/npm.log" 2>&1); then
+            echo "note: azurite could not be installed (see $cache/npm.log); the Azure tests will fail"
+            AZURITE_BIN=
+        fi
+    fi
+    if [ -n "$AZURITE_BIN" ]; then
+        chmod -R a+rX "$(dirname "$cache")" 2>/dev/null || true
+        command -v node >/dev/null 2>&1 || install_packages nodejs
+    fi
+    export AZURITE_BIN
+}
+
+# setup_app_user: an operating system user, rs_app, that plays a web
+# application owning its media directory in the file-permission test
+# (test/t/016_file_permissions.pl).  It is a member of the PostgreSQL OS
+# user's group (so that it may hand its directories to that group, as
+# the fix the storage check prints does), and a sudo rule lets the
+# PostgreSQL OS user run commands as rs_app, and only as rs_app.
+# Exports RS_APP_USER.
+setup_app_user() {
+    local rule=/etc/sudoers.d/reset_system-tests group
+    install_packages sudo
+    id rs_app >/dev/null 2>&1 \
+        || as_root useradd --system --user-group --no-create-home --shell /usr/sbin/nologin rs_app
+    group=$(id -gn "$PG_OS_USER")
+    id -nG rs_app | tr ' ' '\n' | grep -qx "$group" || as_root usermod -a -G "$group" rs_app
+    if ! as_root test -f "$rule"; then
+        echo "$PG_OS_USER ALL=(rs_app) NOPASSWD: ALL" | as_root tee "$rule.tmp" >/dev/null
+        as_root chmod 0440 "$rule.tmp"
+        as_root visudo -cqf "$rule.tmp" || die "the sudo rule for rs_app does not parse"
+        as_root mv "$rule.tmp" "$rule"
+    fi
+    export RS_APP_USER=rs_app
+}
+
 # make_workdir NAME: a scratch copy of the source tree that the PostgreSQL
 # OS user owns (a clone under /root is unreadable to that user).  Prints
 # its path.

@@ -38,8 +38,19 @@ is($status, "pending=0 done=0 failed=$n", 'every object ends failed, none is dro
 is($node->safe_psql('app', q{SELECT DISTINCT attempts FROM reset_system.purge_queue}),
 	'4', 'each was tried reset_system.purge_max_attempts times');
 like($node->safe_psql('app', q{SELECT last_error FROM reset_purge_status() WHERE state = 'failed'}),
-	qr/^gave up after 4 attempt\(s\): cannot delete ".+": Permission denied$/,
-	'the failure keeps the reason');
+	qr/^gave up after 4 attempt\(s\): cannot delete ".+": Permission denied \($n object\(s\) failed the same way\)$/,
+	'the failure keeps the reason, and says how many objects share it');
+
+# the server log says it as a local-disk failure: one WARNING per round,
+# with the errno text, the path and the count sharing it
+my $log = slurp_file($node->logfile);
+my @warnings = $log =~ /WARNING:  (reset_system: purge of reset 1: [^\n]*)\n[^\n]*DETAIL:  ([^\n]*)/g;
+cmp_ok(scalar @warnings, '>=', 2, 'the worker warned while the deletes kept failing');
+like($warnings[0], qr/^reset_system: purge of reset 1: none of the \d+ file\(s\) of the round could be deleted from directory \S+; waiting \d+ ms before the next round$/,
+	'as files of a directory that could not be deleted, with the wait before the next round');
+like($warnings[1], qr/^First error: cannot delete "[^"]+": Permission denied \(\d+ file\(s\) failed the same way\)\.$/,
+	'with the first error and how many failed the same way');
+unlike($log, qr/request\(s\)|storm/, 'never as requests a server asked to retry');
 
 # backoff: the three waits are at least half of 200 + 400 + 800 ms (jitter
 # only ever shortens a delay by up to half), so the last attempt came no

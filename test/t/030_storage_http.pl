@@ -127,8 +127,8 @@ my $sent = $during - $before;
 note "503 storm: $sent DELETE requests in ${elapsed}s for 600 keys";
 cmp_ok($sent, '>', 0, 'the worker tries');
 cmp_ok($sent, '<=', 120, 'but sends far fewer requests than keys while every answer is 503');
-ok($node->log_contains(qr/storage asked to retry all \d+ request\(s\) of the round; waiting \d+ ms/),
-	'the worker logs that it backs off');
+ok($node->log_contains(qr/WARNING:  reset_system: purge of reset \d+: storage asked to retry all \d+ request\(s\) of the round; waiting \d+ ms before the next one\n[^\n]*DETAIL:  First error: HTTP 503\b.{0,400}?\(\d+ object\(s\) failed the same way\)\./s),
+	'the worker warns that it backs off, with the server\'s answer and how many share it');
 is(pending(), 600, 'nothing is lost or given up');
 nginx_faults($nginx, '');
 ok(wait_purge_done($node, 'media'), 'when the storm ends, the purge finishes');
