@@ -318,7 +318,7 @@ fill($down);
 stop_helper($proxy);
 $q->(q{SELECT reset_execute('RESET-EVERYTHING')});
 ok($node->poll_query_until($db,
-	q{SELECT count(*) > 0 FROM reset_system.purge_queue WHERE last_error LIKE '%Couldn''t connect%'}),
+	q{SELECT count(*) > 0 FROM reset_system.purge_queue WHERE last_error LIKE '%could not connect to the server%'}),
 	'with the server down, the error says so');
 is(pending(), 50, 'and the blobs stay pending');
 $proxy = start_helper('Azure fault proxy', @proxy_args, '--listen-port', $port);
