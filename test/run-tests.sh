@@ -93,15 +93,16 @@ regress_counts() {
 }
 
 # prove_counts LOG: "files_passed files_failed tests_passed tests_failed"
-# from prove's summary.
+# from prove's summary: "Files=N, Tests=M", and in its Test Summary Report
+# one "(Wstat: ... Tests: T Failed: F)" line per file that failed.
 prove_counts() {
-    local files tests ffail=0 tfail=0 s
+    local files tests ffail tfail s
     s=$(grep -E '^Files=[0-9]+, Tests=[0-9]+' "$1" | tail -n 1)
     [[ $s =~ Files=([0-9]+),\ Tests=([0-9]+) ]] || { echo "0 1 0 1"; return; }
     files=${BASH_REMATCH[1]} tests=${BASH_REMATCH[2]}
-    s=$(grep -E '^Failed [0-9]+/[0-9]+ test programs' "$1" | tail -n 1)
-    [[ $s =~ ^Failed\ ([0-9]+)/ ]] && ffail=${BASH_REMATCH[1]}
-    [[ $s =~ ([0-9]+)/[0-9]+\ subtests\ failed ]] && tfail=${BASH_REMATCH[1]}
+    read -r ffail tfail < <(awk '/\(Wstat: .*Tests: [0-9]+ Failed: [0-9]+\)/ {
+            f++; match($0, /Failed: [0-9]+/); t += substr($0, RSTART + 8, RLENGTH - 8) }
+        END { print f + 0, t + 0 }' "$1")
     grep -q '^Result: PASS' "$1" || [ "$ffail" -gt 0 ] || ffail=1
     echo "$((files - ffail)) $ffail $((tests - tfail)) $tfail"
 }
