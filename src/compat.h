@@ -75,6 +75,18 @@ rs_digest(bool sha256, const void *data, size_t len, uint8 *out)
 }
 
 /*
+ * A function that never returns: 18 replaced the trailing
+ * pg_attribute_noreturn() with pg_noreturn, written among the declaration
+ * specifiers ("extern rs_noreturn void f(...)"), where the older attribute
+ * may stand too.
+ */
+#if PG_VERSION_NUM >= 180000
+#define rs_noreturn pg_noreturn
+#else
+#define rs_noreturn pg_attribute_noreturn()
+#endif
+
+/*
  * Base64 (common/base64.h): the byte buffers became "const uint8 *" /
  * "uint8 *" in 18; before, they were char.  Callers pass bytes.
  */

@@ -11,8 +11,10 @@
 
 #include "postgres.h"
 
-extern void rs_option_error(const char *backend, const char *option,
-							const char *problem, const char *example) pg_attribute_noreturn();
+#include "compat.h"
+
+extern rs_noreturn void rs_option_error(const char *backend, const char *option,
+										const char *problem, const char *example);
 extern char *rs_option_raw(const char *options_json, const char *key);
 extern char *rs_option_shown(const char *value);
 extern const char *rs_url_problem(const char *url);
