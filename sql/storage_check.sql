@@ -98,7 +98,7 @@ SELECT count(*) AS queue_rows FROM reset_system.purge_queue;
 
 -- the role a step runs as must be allowed to read server files
 CREATE ROLE rs_seeder;
-GRANT EXECUTE ON FUNCTION reset_register_rebuild(text, text, boolean), reset_seed_object(text, text) TO rs_seeder;
+GRANT EXECUTE ON FUNCTION reset_register_rebuild(text, text, boolean, text), reset_seed_object(text, text) TO rs_seeder;
 SET ROLE rs_seeder;
 SELECT reset_register_rebuild('seed', format('SELECT reset_seed_object(%L, %L)', 'img/logo.png', :'seed_file'));
 RESET ROLE;

@@ -273,8 +273,7 @@ do_reset(RsSession *s, const char *token, bool backup, int64 *reset_id_out, int6
 		queued = rs_queue_capture(s, plan, reset_id);
 	queued += rs_kept_apply(s, plan, reset_id, &report);
 
-	if (rs_mode == RS_MODE_TRUNCATE)
-		rs_kept_drop_constraints(plan);
+	rs_kept_drop_constraints(plan);
 	rs_strategy_run(plan);
 
 	foreach(lc, terminated)

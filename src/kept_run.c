@@ -8,9 +8,8 @@
  * under the reset's locks, on tables the reset holds ACCESS EXCLUSIVE:
  *
  *	- each kept foreign key's rows get their declared ON DELETE action
- *	  (or the registered SET NULL): one UPDATE per foreign key, as
- *	  PostgreSQL's own action would do it, firing the kept table's UPDATE
- *	  triggers;
+ *	  (or the registered SET NULL): one UPDATE per kept table, firing its
+ *	  UPDATE triggers as PostgreSQL's own action would;
  *	- each generic reference's rows whose type names an emptied table are
  *	  deleted (their storage keys queued first, when the table has storage
  *	  columns, like the rows of an emptied table).
@@ -74,27 +73,88 @@ rs_kept_why(RsKeptFk *k)
 }
 
 /*
- * update_fk: set the columns of k in the kept rows that point somewhere
- * (every key column set).  Returns the rows changed.
+ * points_somewhere: "a IS NOT NULL AND b IS NOT NULL": the kept rows
+ * whose key k is set (a key with a NULL column points nowhere).
  */
-static int64
-update_fk(RsKeptFk *k)
+static char *
+points_somewhere(RsKeptFk *k)
 {
-	StringInfoData sql;
+	StringInfoData buf;
 	ListCell   *lc;
 
-	initStringInfo(&sql);
-	appendStringInfo(&sql, "UPDATE %s%s SET ",
-					 k->relkind == RELKIND_PARTITIONED_TABLE ? "" : "ONLY ", k->qname);
-	foreach(lc, k->set_columns)
-		appendStringInfo(&sql, "%s%s = %s", lc == list_head(k->set_columns) ? "" : ", ",
-						 quote_identifier((char *) lfirst(lc)),
-						 k->action == RS_KEPT_SET_DEFAULT ? "DEFAULT" : "NULL");
-	appendStringInfoString(&sql, " WHERE ");
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '(');
 	foreach(lc, k->fk_columns)
-		appendStringInfo(&sql, "%s%s IS NOT NULL", lc == list_head(k->fk_columns) ? "" : " AND ",
+		appendStringInfo(&buf, "%s%s IS NOT NULL", lc == list_head(k->fk_columns) ? "" : " AND ",
 						 quote_identifier((char *) lfirst(lc)));
-	return rs_spi(sql.data, 0, NULL, NULL, NULL, false, SPI_OK_UPDATE);
+	appendStringInfoChar(&buf, ')');
+	return buf.data;
+}
+
+/*
+ * update_table: apply the actions of the kept foreign keys keys (all of
+ * one table) in ONE statement, so that no row is updated twice: a row
+ * updated again in the same transaction has every foreign key of it
+ * checked again, also one that was never validated.  Each column is set
+ * to NULL in the rows where a key that sets it points somewhere (the
+ * defaults of SET DEFAULT are NULL: the plan blocks any other).  The rows
+ * each key changes are counted first (the tables are locked), into
+ * k->rows.
+ */
+static void
+update_table(List *keys)
+{
+	RsKeptFk   *first = (RsKeptFk *) linitial(keys);
+	const char *only = first->relkind == RELKIND_PARTITIONED_TABLE ? "" : "ONLY ";
+	StringInfoData count;
+	StringInfoData sql;
+	List	   *columns = NIL;
+	ListCell   *lc;
+	int			i = 0;
+
+	initStringInfo(&count);
+	appendStringInfoString(&count, "SELECT ");
+	foreach(lc, keys)
+		appendStringInfo(&count, "%spg_catalog.count(*) FILTER (WHERE %s)", i++ ? ", " : "",
+						 points_somewhere((RsKeptFk *) lfirst(lc)));
+	appendStringInfo(&count, " FROM %s%s", only, first->qname);
+	rs_spi(count.data, 0, NULL, NULL, NULL, false, SPI_OK_SELECT);
+	i = 0;
+	foreach(lc, keys)
+		((RsKeptFk *) lfirst(lc))->rows = rs_spi_int64(0, i++, 0);
+
+	foreach(lc, keys)
+	{
+		ListCell   *lc2;
+
+		foreach(lc2, ((RsKeptFk *) lfirst(lc))->set_columns)
+			if (!rs_str_member(columns, (char *) lfirst(lc2)))
+				columns = lappend(columns, lfirst(lc2));
+	}
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "UPDATE %s%s SET ", only, first->qname);
+	foreach(lc, columns)
+	{
+		char	   *col = (char *) lfirst(lc);
+		ListCell   *lc2;
+		int			n = 0;
+
+		appendStringInfo(&sql, "%s%s = CASE WHEN ", lc == list_head(columns) ? "" : ", ",
+						 quote_identifier(col));
+		foreach(lc2, keys)
+		{
+			RsKeptFk   *k = (RsKeptFk *) lfirst(lc2);
+
+			if (rs_str_member(k->set_columns, col))
+				appendStringInfo(&sql, "%s%s", n++ ? " OR " : "", points_somewhere(k));
+		}
+		appendStringInfo(&sql, " THEN NULL ELSE %s END", quote_identifier(col));
+	}
+	appendStringInfoString(&sql, " WHERE ");
+	i = 0;
+	foreach(lc, keys)
+		appendStringInfo(&sql, "%s%s", i++ ? " OR " : "", points_somewhere((RsKeptFk *) lfirst(lc)));
+	rs_spi(sql.data, 0, NULL, NULL, NULL, false, SPI_OK_UPDATE);
 }
 
 /*
@@ -152,19 +212,36 @@ rs_kept_apply(RsSession *s, RsPlan *plan, int64 reset_id, StringInfo buf)
 	ListCell   *lc;
 	int64		queued = 0;
 
+	/* the keys of one table come together (ordered by table) */
 	foreach(lc, plan->kept_fks)
 	{
 		RsKeptFk   *k = (RsKeptFk *) lfirst(lc);
-		int64		n;
+		List	   *keys = NIL;
+		ListCell   *lc2;
 
-		if (k->action == RS_KEPT_BLOCKED)
+		if (k->action == RS_KEPT_BLOCKED || k->applied)
 			continue;
-		n = update_fk(k);
-		report(buf, psprintf("Set %s %s in %s %s row(s) (%s).",
-							 k->action == RS_KEPT_SET_DEFAULT ? "to DEFAULT" : "NULL",
-							 rs_kept_fk_column_list(k, k->set_columns), rs_format_count(n),
-							 kept_kind(k->preserved), rs_kept_why(k)));
-		k->rows = n;
+		for_each_from(lc2, plan->kept_fks, foreach_current_index(lc))
+		{
+			RsKeptFk   *other = (RsKeptFk *) lfirst(lc2);
+
+			if (other->relid == k->relid && other->action != RS_KEPT_BLOCKED)
+				keys = lappend(keys, other);
+		}
+		update_table(keys);
+		foreach(lc2, keys)
+		{
+			RsKeptFk   *done = (RsKeptFk *) lfirst(lc2);
+
+			report(buf, psprintf("Set %s %s in %s %s row(s) (%s).",
+								 done->action == RS_KEPT_SET_DEFAULT ? "to DEFAULT" : "NULL",
+								 rs_kept_fk_column_list(done, done->set_columns),
+								 rs_format_count(done->rows), kept_kind(done->preserved),
+								 rs_kept_why(done)));
+		}
+		/* mark them done (rows are reported already) */
+		foreach(lc2, keys)
+			((RsKeptFk *) lfirst(lc2))->applied = true;
 	}
 
 	foreach(lc, plan->generics)
@@ -211,6 +288,65 @@ rs_kept_apply(RsSession *s, RsPlan *plan, int64 reset_id, StringInfo buf)
 }
 
 /*
+ * needs_recreate: will k's constraint be dropped around the TRUNCATE of
+ * the table it references (once rs_strategy_decide chose the methods)?
+ */
+static bool
+needs_recreate(RsPlan *plan, RsKeptFk *k, RsTable **to)
+{
+	if (k->action == RS_KEPT_BLOCKED || rs_mode != RS_MODE_TRUNCATE)
+		return false;
+	*to = rs_plan_find_delete(plan, k->referenced);
+	return *to != NULL && (*to)->method == RS_METHOD_TRUNCATE;
+}
+
+/*
+ * owner_message: why the caller cannot have k's constraint dropped.
+ */
+static void
+owner_message(RsKeptFk *k, RsTable *to, char **message, char **detail, char **hint)
+{
+	*message = psprintf("must be owner of table \"%s\" to truncate \"%s\", which it references",
+						k->name, to->name);
+	*detail = psprintf("TRUNCATE refuses a table that a kept table references; the reset drops constraint \"%s\" "
+					   "around the TRUNCATE and creates it again, which needs the owner's rights.",
+					   k->conname);
+	*hint = psprintf("Run the reset as the owner of \"%s\" (or a member of its owner role), or empty the tables "
+					 "with DELETE: SET reset_system.mode = 'delete';", k->name);
+}
+
+/*
+ * rs_kept_check_owners: for the plan, once the methods are chosen: a kept
+ * table's constraint that the reset would have to drop, and the caller
+ * does not own, blocks the plan (the reset would fail there).
+ */
+void
+rs_kept_check_owners(RsPlan *plan)
+{
+	ListCell   *lc;
+	List	   *said = NIL;
+
+	foreach(lc, plan->kept_fks)
+	{
+		RsKeptFk   *k = (RsKeptFk *) lfirst(lc);
+		RsTable    *to;
+		char	   *message;
+		char	   *detail;
+		char	   *hint;
+
+		if (!needs_recreate(plan, k, &to) || rs_class_ownercheck(k->relid, GetUserId()))
+			continue;
+		owner_message(k, to, &message, &detail, &hint);
+		/* one blocker for each kept table and emptied table */
+		if (rs_str_member(said, message))
+			continue;
+		said = lappend(said, message);
+		rs_blocker_fix(rs_plan_add_blocker(plan, ERRCODE_INSUFFICIENT_PRIVILEGE, message, detail, hint),
+					   pstrdup("SET reset_system.mode = 'delete';"));
+	}
+}
+
+/*
  * rs_kept_drop_constraints: in truncate mode, drop the foreign keys of
  * kept tables into tables about to be truncated (TRUNCATE would refuse
  * them); rs_kept_recreate_constraints creates them again.
@@ -226,21 +362,19 @@ rs_kept_drop_constraints(RsPlan *plan)
 		RsTable    *to;
 
 		k->recreate = false;
-		if (k->action == RS_KEPT_BLOCKED)
-			continue;
-		to = rs_plan_find_delete(plan, k->referenced);
-		if (to == NULL || to->method != RS_METHOD_TRUNCATE)
+		if (!needs_recreate(plan, k, &to))
 			continue;
 		if (!rs_class_ownercheck(k->relid, GetUserId()))
+		{
+			char	   *message;
+			char	   *detail;
+			char	   *hint;
+
+			owner_message(k, to, &message, &detail, &hint);
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("must be owner of table \"%s\" to truncate \"%s\", which it references",
-							k->name, to->name),
-					 errdetail("TRUNCATE refuses a table that a kept table references; the reset drops constraint \"%s\" "
-							   "around the TRUNCATE and creates it again, which needs the owner's rights.",
-							   k->conname),
-					 errhint("Run the reset as the owner of \"%s\" (or a member of its owner role), or empty the tables "
-							 "with DELETE: SET reset_system.mode = 'delete';", k->name)));
+					 errmsg("%s", message), errdetail("%s", detail), errhint("%s", hint)));
+		}
 		rs_spi(psprintf("ALTER TABLE %s DROP CONSTRAINT %s", k->qname, quote_identifier(k->conname)),
 			   0, NULL, NULL, NULL, false, SPI_OK_UTILITY);
 		k->recreate = true;

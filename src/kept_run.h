@@ -17,6 +17,7 @@
 
 extern const char *rs_kept_why(RsKeptFk *k);
 extern int64 rs_kept_apply(RsSession *s, RsPlan *plan, int64 reset_id, StringInfo buf);
+extern void rs_kept_check_owners(RsPlan *plan);
 extern void rs_kept_drop_constraints(RsPlan *plan);
 extern void rs_kept_recreate_constraints(RsPlan *plan);
 

@@ -89,6 +89,7 @@ typedef struct RsKeptFk
 	char	   *definition;		/* pg_get_constraintdef(), to re-create it */
 	char	   *comment;		/* its comment, or NULL */
 	bool		recreate;		/* dropped and re-created around a TRUNCATE */
+	bool		applied;		/* the reset changed its rows */
 	int64		rows;			/* kept rows it changes (-1: not counted) */
 } RsKeptFk;
 

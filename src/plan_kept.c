@@ -201,14 +201,20 @@ rs_kept_resolve(RsSession *s, RsPlan *plan)
 			   " ARRAY(SELECT a.attnotnull FROM pg_catalog.unnest(c.conkey) WITH ORDINALITY k(n, i)"
 			   "   JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) c.conrelid"
 			   "    AND a.attnum OPERATOR(pg_catalog.=) k.n ORDER BY k.i),"
-			   " ARRAY(SELECT pg_catalog.pg_get_expr(d.adbin, d.adrelid) FROM pg_catalog.unnest(c.conkey) WITH ORDINALITY k(n, i)"
+			   " ARRAY(SELECT COALESCE(pg_catalog.pg_get_expr(d.adbin, d.adrelid), ty.typdefault)"
+			   "   FROM pg_catalog.unnest(c.conkey) WITH ORDINALITY k(n, i)"
+			   "   JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) c.conrelid"
+			   "    AND a.attnum OPERATOR(pg_catalog.=) k.n"
 			   "   LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid OPERATOR(pg_catalog.=) c.conrelid"
-			   "    AND d.adnum OPERATOR(pg_catalog.=) k.n ORDER BY k.i),"
+			   "    AND d.adnum OPERATOR(pg_catalog.=) k.n"
+			   "   LEFT JOIN pg_catalog.pg_type ty ON ty.oid OPERATOR(pg_catalog.=) a.atttypid"
+			   "    AND ty.typtype OPERATOR(pg_catalog.=) 'd'"
+			   "   ORDER BY k.i),"
 			   " ARRAY(SELECT a.attname::pg_catalog.text FROM pg_catalog.unnest(c.confdelsetcols) WITH ORDINALITY k(n, i)"
 			   "   JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) c.conrelid"
 			   "    AND a.attnum OPERATOR(pg_catalog.=) k.n ORDER BY k.i),"
 			   " pg_catalog.pg_get_constraintdef(c.oid),"
-			   " pg_catalog.obj_description(c.oid, 'pg_catalog.pg_constraint')"
+			   " pg_catalog.obj_description(c.oid, 'pg_constraint')"
 			   " FROM pg_catalog.pg_constraint c"
 			   " JOIN pg_catalog.pg_class r ON r.oid OPERATOR(pg_catalog.=) c.conrelid"
 			   " JOIN pg_catalog.pg_namespace ns ON ns.oid OPERATOR(pg_catalog.=) r.relnamespace"
@@ -338,34 +344,58 @@ delete_call(RsPlan *plan, RsKeptFk *k)
 }
 
 /*
- * nullify_call: the reset_register_nullify() call that adds the nullable
- * columns of k to what is registered for its table already.  NULL when
- * none of them may be NULL, or (MATCH FULL) not all of them.
+ * nullable_columns: the columns of k a registration may set to NULL to
+ * remove its blocker (its nullable columns; under MATCH FULL all of its
+ * columns, or none when one of them is NOT NULL).  NIL when none.
+ */
+static List *
+nullable_columns(RsKeptFk *k)
+{
+	List	   *result = NIL;
+	ListCell   *lc;
+
+	if (k->deltype == 'c')
+		return NIL;
+	foreach(lc, k->fk_columns)
+	{
+		if (rs_str_member(k->notnull_columns, (char *) lfirst(lc)))
+		{
+			if (k->matchtype == 'f')
+				return NIL;
+			continue;
+		}
+		result = lappend(result, lfirst(lc));
+	}
+	return result;
+}
+
+/*
+ * nullify_call: the reset_register_nullify() call that removes k's
+ * blocker: the columns registered for its table already, and the
+ * nullable columns of every blocked foreign key of that table (a
+ * registration replaces the previous one, so each blocker's fix keeps the
+ * others fixed).  NULL when k has no column that may be NULL.
  */
 static char *
-nullify_call(RsPlan *plan, RsKeptFk *k, List *notnull_columns)
+nullify_call(RsPlan *plan, RsKeptFk *k)
 {
 	RsNullify  *nl = find_nullify(plan, k->relid);
 	List	   *columns = nl ? list_copy(nl->columns) : NIL;
-	bool		added = false;
 	ListCell   *lc;
 
-	foreach(lc, k->fk_columns)
-	{
-		char	   *col = (char *) lfirst(lc);
-
-		if (rs_str_member(notnull_columns, col))
-		{
-			if (k->matchtype == 'f')
-				return NULL;
-			continue;
-		}
-		if (!rs_str_member(columns, col))
-			columns = lappend(columns, col);
-		added = true;
-	}
-	if (!added)
+	if (nullable_columns(k) == NIL)
 		return NULL;
+	foreach(lc, plan->kept_fks)
+	{
+		RsKeptFk   *other = (RsKeptFk *) lfirst(lc);
+		ListCell   *lc2;
+
+		if (other->relid != k->relid || other->action != RS_KEPT_BLOCKED)
+			continue;
+		foreach(lc2, nullable_columns(other))
+			if (!rs_str_member(columns, (char *) lfirst(lc2)))
+				columns = lappend(columns, lfirst(lc2));
+	}
 	return psprintf("SELECT reset_register_nullify(%s, %s);",
 					quote_literal_cstr(k->qname), array_literal(columns));
 }
@@ -382,19 +412,22 @@ rs_kept_analyze(RsPlan *plan)
 	foreach(lc, plan->kept_fks)
 	{
 		RsKeptFk   *k = (RsKeptFk *) lfirst(lc);
-		char	   *to = rs_qualified_name(k->referenced, false);
+		char	   *to;
 		const char *kept = k->preserved ? "registered for preservation" : "not registered";
-		char	   *del = delete_call(plan, k);
+		char	   *del;
 		char	   *nul;
-		char	   *message = psprintf("table \"%s\" has a foreign key into \"%s\", which a reset empties",
-									   k->name, to);
+		char	   *message;
 		char	   *detail;
 		char	   *hint;
 		RsBlocker  *b;
 
 		if (k->action != RS_KEPT_BLOCKED)
 			continue;
-		nul = nullify_call(plan, k, k->notnull_columns);
+		to = rs_qualified_name(k->referenced, false);
+		del = delete_call(plan, k);
+		message = psprintf("table \"%s\" has a foreign key into \"%s\", which a reset empties",
+						   k->name, to);
+		nul = nullify_call(plan, k);
 		if (strcmp(k->why, "cascade") == 0)
 		{
 			detail = psprintf("Constraint \"%s\" on \"%s\" references \"%s\" ON DELETE CASCADE: \"%s\" is %s, "

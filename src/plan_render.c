@@ -15,11 +15,13 @@
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
+#include "kept_run.h"
 #include "plan.h"
 #include "render.h"
 #include "backup.h"
 #include "reset_system.h"
 #include "storage_check.h"
+#include "strategy.h"
 
 PG_FUNCTION_INFO_V1(reset_plan);
 PG_FUNCTION_INFO_V1(reset_plan_json);
@@ -93,6 +95,9 @@ build_plan(RsSession *s, bool estimate)
 		rs_plan_estimate(plan);
 	else
 		rs_plan_count(plan);
+	/* how each table would be emptied, for what that requires */
+	rs_strategy_decide(plan);
+	rs_kept_check_owners(plan);
 	rs_plan_guard_blockers(plan);
 	rs_plan_warn_more(s, plan, rs_backup_default, true);
 	return plan;
