@@ -537,9 +537,10 @@ reset_register_table(PG_FUNCTION_ARGS)
 	tool = rs_migration_tool(relid);
 	if (tool != NULL && action == RS_ACTION_DELETE && !force)
 		ereport(WARNING,
-				(errmsg("table \"%s\" holds the migration history of %s; a reset will not delete it", name, tool),
-				 errdetail("Every plan is blocked while it is registered for deletion: after a reset, every migration "
-						   "would show as unapplied and the next migration run would fail on tables that exist."),
+				(errmsg("table \"%s\" holds the migration history of %s; every plan is blocked while it is registered for deletion",
+						name, tool),
+				 errdetail("After a reset every migration would show as unapplied, and the next migration run "
+						   "would fail on the tables that exist."),
 				 errhint("Keep it: %s%s",
 						 rs_register_table_call(relid, RS_ACTION_PRESERVE, label, columns),
 						 s.catalog_version >= RS_CATALOG_1_1
