@@ -624,11 +624,13 @@ analyze_storage(RsPlan *plan)
 		rs_blocker_fix(b, without.data);
 	}
 	else if (st->driver == NULL)
-		rs_plan_add_blocker(plan, ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-							psprintf("storage backend \"%s\" is not known to this version of reset_system", st->backend),
-							NULL,
-							psprintf("Configure one of the available backends (%s) as a superuser with reset_configure_storage().",
-									 rs_storage_driver_names()));
+		rs_blocker_fix(rs_plan_add_blocker(plan, ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+										   psprintf("storage backend \"%s\" is not known to this version of reset_system", st->backend),
+										   NULL,
+										   psprintf("Configure one of the available backends (%s) as a superuser with reset_configure_storage(), "
+													"or remove the configuration: SELECT reset_configure_storage('none');",
+													rs_storage_driver_names())),
+					   pstrdup("SELECT reset_configure_storage('none');"));
 	else if (st->foreign)
 	{
 		char	   *confirm = psprintf("SELECT reset_configure_storage(%s, %s);",
@@ -699,6 +701,43 @@ warn_lock_holders(RsPlan *plan)
 }
 
 /*
+ * nothing_registered: the blocker of a plan with nothing to do.  Its fix
+ * registers the schema that holds the most tables (every table of it for
+ * deletion, its migration history kept): the next plan lists all of them
+ * for the operator to read before anything can run.
+ */
+static void
+nothing_registered(RsPlan *plan)
+{
+	RsBlocker  *b;
+	char	   *call = NULL;
+
+	if (rs_spi("SELECT n.nspname::pg_catalog.text FROM pg_catalog.pg_class c"
+			   " JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace"
+			   " WHERE c.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r','p']::pg_catalog.\"char\"[])"
+			   "   AND NOT c.relispartition AND c.relpersistence OPERATOR(pg_catalog.<>) 't'"
+			   "   AND n.nspname OPERATOR(pg_catalog.<>) ALL (ARRAY['pg_catalog', 'information_schema', 'pg_toast', 'reset_system'])"
+			   "   AND n.nspname::pg_catalog.text NOT LIKE 'pg\\_%'"
+			   "   AND n.nspname::pg_catalog.text NOT LIKE 'reset\\_backup\\_%'"
+			   "   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d"
+			   "        WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass"
+			   "          AND d.objid OPERATOR(pg_catalog.=) c.oid AND d.deptype OPERATOR(pg_catalog.=) 'e')"
+			   " GROUP BY 1 ORDER BY pg_catalog.count(*) DESC, 1 LIMIT 1",
+			   0, NULL, NULL, NULL, true, SPI_OK_SELECT) > 0)
+		call = psprintf("SELECT * FROM reset_register_schema(%s);", quote_literal_cstr(rs_spi_text(0, 0)));
+	b = rs_plan_add_blocker(plan, ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+							pstrdup("nothing is registered for deletion"),
+							pstrdup("A reset deletes the rows of registered tables and runs registered rebuild steps; there are none."),
+							call
+							? psprintf("Register the tables of the application, for example every table of its schema "
+									   "(the tables to keep go in except_tables; migration histories are kept anyway): %s "
+									   "or one by one with reset_register_table().", call)
+							: pstrdup("Register tables with reset_register_table() or reset_register_schema()."));
+	if (call)
+		rs_blocker_fix(b, call);
+}
+
+/*
  * rs_plan_analyze: blockers and warnings that depend on the catalogs.
  */
 void
@@ -718,10 +757,7 @@ rs_plan_analyze(RsPlan *plan)
 												   "(then BEGIN READ WRITE; for an explicit transaction)")),
 					   pstrdup("SET default_transaction_read_only = off;"));
 	if (plan->delete_tables == NIL && plan->cfg->rebuilds == NIL)
-		rs_plan_add_blocker(plan, ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-							pstrdup("nothing is registered for deletion"),
-							pstrdup("A reset deletes the rows of registered tables and runs registered rebuild steps; there are none."),
-							pstrdup("Register tables with reset_register_table() or reset_register_schema()."));
+		nothing_registered(plan);
 
 	/*
 	 * What the catalogs say about the tables a reset empties and keeps:
@@ -760,8 +796,8 @@ rs_plan_guard_blockers(RsPlan *plan)
 		rs_blocker_fix(rs_plan_add_blocker(plan, ERRCODE_RS_DISABLED,
 										   pstrdup("resets are disabled on this server (reset_system.allow_reset is off)"),
 										   NULL,
-										   pstrdup("A superuser can allow them again: ALTER SYSTEM SET reset_system.allow_reset = on; SELECT pg_reload_conf();")),
-					   pstrdup("ALTER SYSTEM SET reset_system.allow_reset = on; SELECT pg_reload_conf();"));
+										   pstrdup("A superuser can allow them again: LOAD 'reset_system'; ALTER SYSTEM SET reset_system.allow_reset = on; SELECT pg_reload_conf();")),
+					   pstrdup("LOAD 'reset_system'; ALTER SYSTEM SET reset_system.allow_reset = on; SELECT pg_reload_conf();"));
 	if (rs_env_blocker(&plan->env, &sqlstate, &message, &detail, &hint))
 	{
 		RsBlocker  *b = rs_plan_add_blocker(plan, sqlstate, message, detail, hint);
