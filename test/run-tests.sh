@@ -17,6 +17,7 @@ what=${1:-all}
 shift || true
 
 install_packages nginx python3-botocore libio-pty-perl
+install_django
 WORK=$(make_workdir tests)
 build_and_install "$WORK"
 failed=0
