@@ -400,7 +400,7 @@ rs_plan_resolve(RsSession *s, RsPlan *plan)
 	load_schema_tables(plan);
 	rs_tree_analyze(plan);
 	rs_check_storage_columns(plan);
-	rs_kept_resolve(s, plan);
+	rs_kept_resolve(plan);
 
 	plan->storage = rs_storage_config_load(s);
 	plan->uses_storage = plan->storage != NULL && plan->storage->prefixes != NIL;

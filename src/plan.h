@@ -202,7 +202,7 @@ extern void rs_check_registrants(RsPlan *plan);
 extern void rs_check_rebuild_roles(RsPlan *plan);
 
 /* plan_kept.c: foreign keys from kept tables into emptied ones */
-extern void rs_kept_resolve(RsSession *s, RsPlan *plan);
+extern void rs_kept_resolve(RsPlan *plan);
 extern void rs_kept_analyze(RsPlan *plan);
 extern void rs_kept_count(RsPlan *plan);
 extern char *rs_kept_fk_column_list(RsKeptFk *k, List *columns);

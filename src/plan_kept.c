@@ -179,7 +179,7 @@ decide(RsPlan *plan, RsKeptFk *k, List *defaults, List *setcols)
  * whose rows the reset changes (locked with the emptied tables).
  */
 void
-rs_kept_resolve(RsSession *s, RsPlan *plan)
+rs_kept_resolve(RsPlan *plan)
 {
 	Oid			argtypes[1] = {OIDARRAYOID};
 	Datum		values[1];
@@ -285,7 +285,6 @@ rs_kept_resolve(RsSession *s, RsPlan *plan)
 	foreach(lc, plan->generics)
 		plan->kept_changed = list_append_unique_oid(plan->kept_changed,
 													((RsGeneric *) lfirst(lc))->reg->relid);
-	(void) s;
 }
 
 /*
