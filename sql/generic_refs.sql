@@ -80,7 +80,15 @@ SELECT commentable_type, commentable_id, body FROM rails_app.comments ORDER BY i
 SELECT record_type, record_id, name FROM rails_app.active_storage_attachments ORDER BY id;
 SELECT count(*) AS blobs, (SELECT count(*) FROM rails_app.schema_migrations) AS migrations,
        (SELECT count(*) FROM rails_app.ar_internal_metadata) AS metadata FROM rails_app.active_storage_blobs;
+SELECT string_agg(c::text, ',' ORDER BY c.id) AS truncate_mode_comments FROM rails_app.comments c \gset
 ROLLBACK;
+-- delete mode ends the same
+SET reset_system.mode = 'delete';
+BEGIN;
+SELECT reset_execute('RESET-EVERYTHING') ~ 'Deleted 5 preserved comments row' AS deleted;
+SELECT string_agg(c::text, ',' ORDER BY c.id) = :'truncate_mode_comments' AS same_comments FROM rails_app.comments c;
+ROLLBACK;
+RESET reset_system.mode;
 
 -- an exception to the rules, mapped with targets
 SELECT reset_register_generic('rails_app.comments', 'commentable_type', 'commentable_id',
