@@ -7,6 +7,12 @@
 -- (the constraint dropped and created again around TRUNCATE), its small
 -- tables (DELETE) and delete mode end in the same state.
 SELECT test_purge_settle();
+-- a reset's report, its id masked (the tests before this one decide it);
+-- its NOTICEs, the same lines, are left out where it runs
+CREATE FUNCTION pg_temp.reset_report(token text DEFAULT NULL) RETURNS SETOF text LANGUAGE sql AS $$
+    SELECT regexp_replace(line, 'as reset [0-9]+ in', 'as reset <id> in')
+    FROM regexp_split_to_table(reset_execute('RESET-EVERYTHING', token), E'\n') AS line
+$$;
 DELETE FROM reset_system.registered_tables;
 DELETE FROM reset_system.rebuild_steps;
 
@@ -96,7 +102,9 @@ SELECT test_token() = :'token' AS same_token_again;
 SELECT oid AS con_oid FROM pg_constraint WHERE conname = 'organizations_last_project_fkey' \gset
 SET reset_system.small_table_rows = 0;
 BEGIN;
-SELECT reset_execute('RESET-EVERYTHING', :'token');
+SET client_min_messages = warning;
+SELECT * FROM pg_temp.reset_report(:'token');
+RESET client_min_messages;
 SELECT oid <> :con_oid AS created_again FROM pg_constraint WHERE conname = 'organizations_last_project_fkey';
 SELECT * FROM saas.organizations ORDER BY id;
 SELECT * FROM saas.memberships ORDER BY person;
@@ -109,12 +117,16 @@ SELECT saas.end_state() = :'before' AS rolled_back;
 -- truncate mode with small tables (DELETE), and delete mode: the same end
 RESET reset_system.small_table_rows;
 BEGIN;
+SET client_min_messages = warning;
 SELECT reset_execute('RESET-EVERYTHING', :'token') IS NOT NULL AS done \gset
+RESET client_min_messages;
 SELECT saas.end_state() AS small_deleted \gset
 ROLLBACK;
 SET reset_system.mode = 'delete';
 BEGIN;
+SET client_min_messages = warning;
 SELECT reset_execute('RESET-EVERYTHING', :'token') IS NOT NULL AS done \gset
+RESET client_min_messages;
 SELECT saas.end_state() AS deleted \gset
 SELECT oid = :con_oid AS same_constraint FROM pg_constraint WHERE conname = 'organizations_last_project_fkey';
 ROLLBACK;
@@ -124,7 +136,9 @@ SELECT :'truncated' = :'small_deleted' AS truncate_like_small, :'truncated' = :'
 -- the constraints after the reset, one by one
 SET reset_system.small_table_rows = 0;
 BEGIN;
+SET client_min_messages = warning;
 SELECT reset_execute('RESET-EVERYTHING') IS NOT NULL AS done \gset
+RESET client_min_messages;
 SELECT c.conrelid::regclass AS tbl, c.conname, pg_get_constraintdef(c.oid), c.convalidated, c.condeferrable, c.condeferred,
        obj_description(c.oid, 'pg_constraint') AS comment
 FROM pg_constraint c WHERE c.contype = 'f' AND c.conrelid::regclass::text IN ('saas.organizations', 'saas.memberships', 'saas.events')
@@ -181,7 +195,9 @@ SELECT * FROM test_plan() WHERE line ~ '^Blockers|^  - |^    Fix';
 SELECT test_error_full('SELECT reset_execute(''RESET-EVERYTHING'')');
 SET reset_system.mode = 'delete';
 BEGIN;
+SET client_min_messages = warning;
 SELECT reset_execute('RESET-EVERYTHING') ~ 'Set NULL saas.organizations.default_workflow_id in 2 preserved' AS deleted_as_operator;
+RESET client_min_messages;
 ROLLBACK;
 RESET reset_system.mode;
 RESET reset_system.small_table_rows;
