@@ -6,7 +6,7 @@ CREATE ROLE rs_builder;
 GRANT USAGE ON SCHEMA store TO rs_builder;
 GRANT INSERT ON store.coupons TO rs_builder;
 GRANT USAGE ON SEQUENCE store.coupons_id_seq TO rs_builder;
-GRANT EXECUTE ON FUNCTION reset_register_rebuild(text, text, boolean) TO rs_builder;
+GRANT EXECUTE ON FUNCTION reset_register_rebuild(text, text, boolean, text) TO rs_builder;
 SET ROLE rs_builder;
 SELECT reset_register_rebuild('welcome coupon', $$INSERT INTO store.coupons (code) VALUES ('it''s here')$$);
 RESET ROLE;
@@ -33,7 +33,7 @@ ROLLBACK;
 REVOKE ALL ON store.coupons FROM rs_builder_renamed;
 REVOKE ALL ON SEQUENCE store.coupons_id_seq FROM rs_builder_renamed;
 REVOKE ALL ON SCHEMA store FROM rs_builder_renamed;
-REVOKE ALL ON FUNCTION reset_register_rebuild(text, text, boolean) FROM rs_builder_renamed;
+REVOKE ALL ON FUNCTION reset_register_rebuild(text, text, boolean, text) FROM rs_builder_renamed;
 DROP ROLE rs_builder_renamed;
 SELECT * FROM test_plan() WHERE line ~ '^  - |^    Fix';
 SELECT substring(p->'blockers'->>0 from 'SELECT reset_register_rebuild\(.*\);$') AS fix

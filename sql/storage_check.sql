@@ -106,7 +106,7 @@ SELECT count(*) AS queue_rows FROM reset_system.purge_queue;
 
 -- the role a step runs as must be allowed to read server files
 CREATE ROLE rs_seeder;
-GRANT EXECUTE ON FUNCTION reset_register_rebuild(text, text, boolean), reset_seed_object(text, text) TO rs_seeder;
+GRANT EXECUTE ON FUNCTION reset_register_rebuild(text, text, boolean, text), reset_seed_object(text, text) TO rs_seeder;
 -- (its re-registration NOTICE would print this server's directory)
 SET client_min_messages = warning;
 SET ROLE rs_seeder;

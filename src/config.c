@@ -52,10 +52,10 @@ rs_action_name(RsAction action)
 }
 
 /*
- * require_arg: argument "argname" of "func" must not be NULL.
+ * rs_require_arg: argument "argname" of "func" must not be NULL.
  */
-static void
-require_arg(FunctionCallInfo fcinfo, int argno, const char *func,
+void
+rs_require_arg(FunctionCallInfo fcinfo, int argno, const char *func,
 			const char *argname)
 {
 	if (PG_ARGISNULL(argno))
@@ -107,7 +107,7 @@ parse_action(const char *action, const char *tablename)
 }
 
 /*
- * check_registrable_table: a table may be registered when it is an
+ * rs_check_registrable_table: a table may be registered when it is an
  * ordinary or partitioned table (or a foreign table that is a partition or
  * inheritance child), permanent, and not part of the system or of
  * reset_system itself.  A partition or child may be registered: it is
@@ -115,8 +115,8 @@ parse_action(const char *action, const char *tablename)
  * outside the schemas of registered tables is how an operator confirms
  * that a reset empties it with its parent.
  */
-static void
-check_registrable_table(Oid relid)
+void
+rs_check_registrable_table(Oid relid)
 {
 	HeapTuple	tup;
 	Form_pg_class cls;
@@ -237,6 +237,20 @@ rs_register_table_call(Oid relid, RsAction action, const char *label, List *stor
 }
 
 /*
+ * rs_register_table_call_force: the reset_register_table() call that
+ * registers a migration-history table for deletion on purpose.
+ */
+char *
+rs_register_table_call_force(Oid relid, const char *label, List *storage_columns)
+{
+	char	   *call = rs_register_table_call(relid, RS_ACTION_DELETE, label, storage_columns);
+
+	/* "...);" becomes "..., force => true);" */
+	call[strlen(call) - 2] = '\0';
+	return psprintf("%s, force => true);", call);
+}
+
+/*
  * check_storage_columns: every name is a distinct, existing column of a
  * text-like type (text, varchar, char, or a domain over one of them).
  */
@@ -323,10 +337,10 @@ check_register_rights(Oid relid, RsAction action, Oid role)
 }
 
 /*
- * str_member: is s in the List of C strings?
+ * rs_str_member: is s in the List of C strings?
  */
-static bool
-str_member(List *strings, const char *s)
+bool
+rs_str_member(List *strings, const char *s)
 {
 	ListCell   *lc;
 
@@ -337,10 +351,10 @@ str_member(List *strings, const char *s)
 }
 
 /*
- * columns_text: {a, b} for messages.
+ * rs_columns_text: {a, b} for messages.
  */
-static char *
-columns_text(List *columns)
+char *
+rs_columns_text(List *columns)
 {
 	StringInfoData buf;
 	ListCell   *lc;
@@ -361,7 +375,8 @@ columns_text(List *columns)
  */
 static void
 report_reregistration(Oid relid, const char *old_action, const char *old_label,
-					  List *old_columns, RsAction action, const char *label, List *columns)
+					  List *old_columns, bool old_force, RsAction action, const char *label,
+					  List *columns, bool force)
 {
 	StringInfoData changes;
 	List	   *dropped = NIL;
@@ -375,14 +390,17 @@ report_reregistration(Oid relid, const char *old_action, const char *old_label,
 	if (strcmp(old_label, label) != 0)
 		appendStringInfo(&changes, "%slabel \"%s\" -> \"%s\"", changes.len ? ", " : "", old_label, label);
 	foreach(lc, old_columns)
-		if (!str_member(columns, (char *) lfirst(lc)))
+		if (!rs_str_member(columns, (char *) lfirst(lc)))
 			dropped = lappend(dropped, lfirst(lc));
 	foreach(lc, columns)
-		if (!str_member(old_columns, (char *) lfirst(lc)))
+		if (!rs_str_member(old_columns, (char *) lfirst(lc)))
 			same_columns = false;
 	if (!same_columns || dropped != NIL)
 		appendStringInfo(&changes, "%sstorage columns %s -> %s", changes.len ? ", " : "",
-						 columns_text(old_columns), columns_text(columns));
+						 rs_columns_text(old_columns), rs_columns_text(columns));
+	if (old_force != force)
+		appendStringInfo(&changes, "%sforce %s -> %s", changes.len ? ", " : "",
+						 old_force ? "true" : "false", force ? "true" : "false");
 
 	if (changes.len == 0)
 		ereport(NOTICE,
@@ -402,7 +420,7 @@ report_reregistration(Oid relid, const char *old_action, const char *old_label,
 				restorable = lappend(restorable, lfirst(lc));
 		ereport(WARNING,
 				(errmsg("storage column(s) %s of table \"%s\" are no longer registered",
-						columns_text(dropped), name),
+						rs_columns_text(dropped), name),
 				 errdetail("A reset will no longer purge the files that deleted rows reference there, "
 						   "and the purge will no longer keep a file because a row references it there."),
 				 restorable != NIL
@@ -415,10 +433,13 @@ report_reregistration(Oid relid, const char *old_action, const char *old_label,
 
 /*
  * reset_register_table(tbl regclass, action text, label text DEFAULT NULL,
- *						storage_columns text[] DEFAULT '{}')
+ *						storage_columns text[] DEFAULT '{}', force boolean DEFAULT false)
  *
  * Register a table for deletion or preservation; registering it again
- * replaces the earlier registration, and a NOTICE says what changed.
+ * replaces the earlier registration, and a NOTICE says what changed.  A
+ * migration-history table registered for deletion blocks every plan
+ * unless force is set (a WARNING says so now).  The library serves the
+ * 1.0 signature (without force) too.
  */
 Datum
 reset_register_table(PG_FUNCTION_ARGS)
@@ -428,21 +449,24 @@ reset_register_table(PG_FUNCTION_ARGS)
 	RsAction	action;
 	char	   *label;
 	List	   *columns = NIL;
+	bool		force = PG_NARGS() >= 5 && !PG_ARGISNULL(4) && PG_GETARG_BOOL(4);
 	char	   *name;
+	const char *tool;
 	RsSession	s;
-	Oid			argtypes[6] = {OIDOID, TEXTOID, TEXTOID, TEXTARRAYOID, TEXTOID, NAMEOID};
-	Datum		values[6];
+	Oid			argtypes[7] = {OIDOID, TEXTOID, TEXTOID, TEXTARRAYOID, TEXTOID, NAMEOID, BOOLOID};
+	Datum		values[7];
 	char	   *old_action = NULL;
 	char	   *old_label = NULL;
 	List	   *old_columns = NIL;
+	bool		old_force = false;
 
-	require_arg(fcinfo, 0, "reset_register_table", "tbl");
-	require_arg(fcinfo, 1, "reset_register_table", "action");
+	rs_require_arg(fcinfo, 0, "reset_register_table", "tbl");
+	rs_require_arg(fcinfo, 1, "reset_register_table", "action");
 	relid = PG_GETARG_OID(0);
 	action_str = text_to_cstring(PG_GETARG_TEXT_PP(1));
 
 	rs_enter(&s);
-	check_registrable_table(relid);
+	rs_check_registrable_table(relid);
 	name = rs_qualified_name(relid, false);
 	action = parse_action(action_str, name);
 
@@ -456,6 +480,8 @@ reset_register_table(PG_FUNCTION_ARGS)
 		columns = rs_text_array_to_list(PG_GETARG_DATUM(3));
 	check_storage_columns(relid, columns);
 	check_register_rights(relid, action, s.caller_role);
+	if (action != RS_ACTION_DELETE)
+		force = false;			/* only deletion is ever forced */
 
 	values[0] = ObjectIdGetDatum(relid);
 	values[1] = CStringGetTextDatum(rs_action_name(action));
@@ -464,10 +490,14 @@ reset_register_table(PG_FUNCTION_ARGS)
 	values[4] = CStringGetTextDatum(rs_qualified_name(relid, true));
 	values[5] = DirectFunctionCall1(namein,
 									CStringGetDatum(GetUserNameFromId(s.caller_role, false)));
+	values[6] = BoolGetDatum(force);
 
 	SPI_connect();
 	rs_as_owner_begin(&s);
-	if (rs_spi("SELECT action, label, storage_columns FROM reset_system.registered_tables"
+	if (rs_spi(s.catalog_version >= RS_CATALOG_1_1
+			   ? "SELECT action, label, storage_columns, force FROM reset_system.registered_tables"
+			   " WHERE tbl OPERATOR(pg_catalog.=) $1::pg_catalog.regclass FOR UPDATE"
+			   : "SELECT action, label, storage_columns, false FROM reset_system.registered_tables"
 			   " WHERE tbl OPERATOR(pg_catalog.=) $1::pg_catalog.regclass FOR UPDATE",
 			   1, argtypes, values, NULL, false, SPI_OK_SELECT) > 0)
 	{
@@ -477,18 +507,46 @@ reset_register_table(PG_FUNCTION_ARGS)
 		old_action = rs_spi_text(0, 0);
 		old_label = rs_spi_text(0, 1);
 		old_columns = isnull ? NIL : rs_text_array_to_list(cols);
+		old_force = rs_spi_bool(0, 3);
 	}
-	rs_spi("INSERT INTO reset_system.registered_tables AS r"
-		   " (tbl, action, label, storage_columns, registered_name, registered_by)"
-		   " VALUES ($1::pg_catalog.regclass, $2, $3, $4, $5, $6)"
-		   " ON CONFLICT (tbl) DO UPDATE SET action = EXCLUDED.action,"
-		   " label = EXCLUDED.label, storage_columns = EXCLUDED.storage_columns,"
-		   " registered_name = EXCLUDED.registered_name,"
-		   " registered_at = pg_catalog.now(), registered_by = EXCLUDED.registered_by",
-		   6, argtypes, values, NULL, false, SPI_OK_INSERT);
+	if (s.catalog_version >= RS_CATALOG_1_1)
+		rs_spi("INSERT INTO reset_system.registered_tables AS r"
+			   " (tbl, action, label, storage_columns, registered_name, registered_by, force)"
+			   " VALUES ($1::pg_catalog.regclass, $2, $3, $4, $5, $6, $7)"
+			   " ON CONFLICT (tbl) DO UPDATE SET action = EXCLUDED.action,"
+			   " label = EXCLUDED.label, storage_columns = EXCLUDED.storage_columns,"
+			   " registered_name = EXCLUDED.registered_name,"
+			   " registered_at = pg_catalog.now(), registered_by = EXCLUDED.registered_by,"
+			   " force = EXCLUDED.force",
+			   7, argtypes, values, NULL, false, SPI_OK_INSERT);
+	else
+		rs_spi("INSERT INTO reset_system.registered_tables AS r"
+			   " (tbl, action, label, storage_columns, registered_name, registered_by)"
+			   " VALUES ($1::pg_catalog.regclass, $2, $3, $4, $5, $6)"
+			   " ON CONFLICT (tbl) DO UPDATE SET action = EXCLUDED.action,"
+			   " label = EXCLUDED.label, storage_columns = EXCLUDED.storage_columns,"
+			   " registered_name = EXCLUDED.registered_name,"
+			   " registered_at = pg_catalog.now(), registered_by = EXCLUDED.registered_by",
+			   6, argtypes, values, NULL, false, SPI_OK_INSERT);
 	rs_as_owner_end(&s);
 	if (old_action != NULL)
-		report_reregistration(relid, old_action, old_label, old_columns, action, label, columns);
+		report_reregistration(relid, old_action, old_label, old_columns, old_force,
+							  action, label, columns, force);
+
+	/* deleting a migration history is refused by every plan, unless forced */
+	tool = rs_migration_tool(relid);
+	if (tool != NULL && action == RS_ACTION_DELETE && !force)
+		ereport(WARNING,
+				(errmsg("table \"%s\" holds the migration history of %s; every plan is blocked while it is registered for deletion",
+						name, tool),
+				 errdetail("After a reset every migration would show as unapplied, and the next migration run "
+						   "would fail on the tables that exist."),
+				 errhint("Keep it: %s%s",
+						 rs_register_table_call(relid, RS_ACTION_PRESERVE, label, columns),
+						 s.catalog_version >= RS_CATALOG_1_1
+						 ? psprintf(" or, to delete it on purpose: %s",
+									rs_register_table_call_force(relid, label, columns))
+						 : "")));
 	SPI_finish();
 	rs_leave(&s);
 
@@ -532,8 +590,9 @@ check_duplicate(RsSession *s, const char *label, const char *command)
  */
 static void
 report_rebuild_reregistration(const char *label, int position, const char *old_command,
-							  const char *old_role, const char *old_path, const char *command,
-							  const char *role, const char *path)
+							  const char *old_role, const char *old_path, const char *old_phase,
+							  const char *command, const char *role, const char *path,
+							  const char *phase)
 {
 	StringInfoData changes;
 
@@ -545,6 +604,8 @@ report_rebuild_reregistration(const char *label, int position, const char *old_c
 		appendStringInfo(&changes, "%sruns as \"%s\" -> \"%s\"", changes.len ? ", " : "", old_role, role);
 	if (strcmp(old_path, path) != 0)
 		appendStringInfo(&changes, "%ssearch_path '%s' -> '%s'", changes.len ? ", " : "", old_path, path);
+	if (strcmp(old_phase, phase) != 0)
+		appendStringInfo(&changes, "%sphase %s -> %s", changes.len ? ", " : "", old_phase, phase);
 	if (changes.len == 0)
 		ereport(NOTICE,
 				(errmsg("rebuild step \"%s\" was already registered like this; nothing changed", label)));
@@ -555,17 +616,46 @@ report_rebuild_reregistration(const char *label, int position, const char *old_c
 }
 
 /*
+ * parse_phase: 'after' (the default: after the deletes) or 'before' (after
+ * the locks, before the deletes), exactly.  A database still at 1.0 has
+ * no phase column: only 'after' exists there.
+ */
+static const char *
+parse_phase(RsSession *s, FunctionCallInfo fcinfo, int argno)
+{
+	char	   *phase;
+
+	if (PG_NARGS() <= argno || PG_ARGISNULL(argno))
+		return "after";
+	phase = text_to_cstring(PG_GETARG_TEXT_PP(argno));
+	if (strcmp(phase, "after") != 0 && strcmp(phase, "before") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid phase \"%s\" for a rebuild step", phase),
+				 errhint("Use 'after' (after the deletes, the default) or 'before' (after the locks, before the deletes).")));
+	if (strcmp(phase, "before") == 0 && s->catalog_version < RS_CATALOG_1_1)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("steps that run before the deletes need version 1.1 of the extension's SQL objects"),
+				 errhint("ALTER EXTENSION reset_system UPDATE;")));
+	return phase;
+}
+
+/*
  * reset_register_rebuild(label text, command text,
- *						  allow_duplicate boolean DEFAULT false)
+ *						  allow_duplicate boolean DEFAULT false,
+ *						  phase text DEFAULT 'after')
  *
- * Register a rebuild step, run after the deletes in registration order.
- * Registering an existing label replaces its command and keeps its place
- * (a NOTICE says what changed).  The step will run as the role
- * registering it, with the search_path in effect now: whoever executes the
- * reset, and whatever their own search_path holds, the step does the same
- * thing (and a role allowed to register steps cannot make a more
- * privileged executor run its SQL).  The library serves the 1.0 signature
- * (label, command) too: allow_duplicate is then false.
+ * Register a rebuild step, run in registration order: after the deletes
+ * (phase 'after'), or after the locks and before the deletes (phase
+ * 'before', for what no declarative rule covers).  Registering an
+ * existing label replaces its command and phase and keeps its place (a
+ * NOTICE says what changed).  The step will run as the role registering
+ * it, with the search_path in effect now: whoever executes the reset, and
+ * whatever their own search_path holds, the step does the same thing (and
+ * a role allowed to register steps cannot make a more privileged executor
+ * run its SQL).  The library serves the 1.0 signature (label, command)
+ * too: allow_duplicate is then false and the phase 'after'.
  */
 Datum
 reset_register_rebuild(PG_FUNCTION_ARGS)
@@ -573,17 +663,21 @@ reset_register_rebuild(PG_FUNCTION_ARGS)
 	char	   *label;
 	char	   *command;
 	bool		allow_duplicate = PG_NARGS() >= 3 && !PG_ARGISNULL(2) && PG_GETARG_BOOL(2);
+	const char *phase;
 	char	   *role;
 	RsSession	s;
-	Oid			argtypes[4] = {TEXTOID, TEXTOID, NAMEOID, TEXTOID};
-	Datum		values[4];
+	Oid			argtypes[5] = {TEXTOID, TEXTOID, NAMEOID, TEXTOID, TEXTOID};
+	Datum		values[5];
+	bool		v11;
 
-	require_arg(fcinfo, 0, "reset_register_rebuild", "label");
-	require_arg(fcinfo, 1, "reset_register_rebuild", "command");
+	rs_require_arg(fcinfo, 0, "reset_register_rebuild", "label");
+	rs_require_arg(fcinfo, 1, "reset_register_rebuild", "command");
 	label = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	command = text_to_cstring(PG_GETARG_TEXT_PP(1));
 
 	rs_enter(&s);
+	v11 = s.catalog_version >= RS_CATALOG_1_1;
+	phase = parse_phase(&s, fcinfo, 3);
 	check_label(label, "rebuild step");
 	rs_rebuild_check_command(&s, label, command);
 	role = GetUserNameFromId(s.caller_role, false);
@@ -592,6 +686,7 @@ reset_register_rebuild(PG_FUNCTION_ARGS)
 	values[1] = CStringGetTextDatum(command);
 	values[2] = DirectFunctionCall1(namein, CStringGetDatum(role));
 	values[3] = CStringGetTextDatum(s.caller_search_path);
+	values[4] = CStringGetTextDatum(phase);
 
 	SPI_connect();
 	rs_as_owner_begin(&s);
@@ -600,20 +695,33 @@ reset_register_rebuild(PG_FUNCTION_ARGS)
 		   0, NULL, NULL, NULL, false, SPI_OK_UTILITY);
 	if (!allow_duplicate)
 		check_duplicate(&s, label, command);
-	if (rs_spi("SELECT command, registered_by::pg_catalog.text, search_path, position"
+	if (rs_spi(v11
+			   ? "SELECT command, registered_by::pg_catalog.text, search_path, position, phase"
+			   " FROM reset_system.rebuild_steps WHERE label OPERATOR(pg_catalog.=) $1"
+			   : "SELECT command, registered_by::pg_catalog.text, search_path, position, 'after'"
 			   " FROM reset_system.rebuild_steps WHERE label OPERATOR(pg_catalog.=) $1",
 			   1, argtypes, values, NULL, false, SPI_OK_SELECT) > 0)
 		report_rebuild_reregistration(label, (int) rs_spi_int64(0, 3, 0), rs_spi_text(0, 0),
-									  rs_spi_text(0, 1), rs_spi_text(0, 2), command, role,
-									  s.caller_search_path);
-	rs_spi("INSERT INTO reset_system.rebuild_steps AS r"
-		   " (label, command, position, registered_by, search_path)"
-		   " SELECT $1, $2, COALESCE(pg_catalog.max(position), 0) OPERATOR(pg_catalog.+) 1, $3, $4"
-		   " FROM reset_system.rebuild_steps"
-		   " ON CONFLICT (label) DO UPDATE SET command = EXCLUDED.command,"
-		   " search_path = EXCLUDED.search_path,"
-		   " registered_at = pg_catalog.now(), registered_by = EXCLUDED.registered_by",
-		   4, argtypes, values, NULL, false, SPI_OK_INSERT);
+									  rs_spi_text(0, 1), rs_spi_text(0, 2), rs_spi_text(0, 4),
+									  command, role, s.caller_search_path, phase);
+	if (v11)
+		rs_spi("INSERT INTO reset_system.rebuild_steps AS r"
+			   " (label, command, position, registered_by, search_path, phase)"
+			   " SELECT $1, $2, COALESCE(pg_catalog.max(position), 0) OPERATOR(pg_catalog.+) 1, $3, $4, $5"
+			   " FROM reset_system.rebuild_steps"
+			   " ON CONFLICT (label) DO UPDATE SET command = EXCLUDED.command,"
+			   " search_path = EXCLUDED.search_path, phase = EXCLUDED.phase,"
+			   " registered_at = pg_catalog.now(), registered_by = EXCLUDED.registered_by",
+			   5, argtypes, values, NULL, false, SPI_OK_INSERT);
+	else
+		rs_spi("INSERT INTO reset_system.rebuild_steps AS r"
+			   " (label, command, position, registered_by, search_path)"
+			   " SELECT $1, $2, COALESCE(pg_catalog.max(position), 0) OPERATOR(pg_catalog.+) 1, $3, $4"
+			   " FROM reset_system.rebuild_steps"
+			   " ON CONFLICT (label) DO UPDATE SET command = EXCLUDED.command,"
+			   " search_path = EXCLUDED.search_path,"
+			   " registered_at = pg_catalog.now(), registered_by = EXCLUDED.registered_by",
+			   4, argtypes, values, NULL, false, SPI_OK_INSERT);
 	rs_as_owner_end(&s);
 	SPI_finish();
 	rs_leave(&s);
@@ -633,7 +741,7 @@ reset_unregister(PG_FUNCTION_ARGS)
 	Datum		values[1];
 	int			n;
 
-	require_arg(fcinfo, 0, "reset_unregister", "tbl");
+	rs_require_arg(fcinfo, 0, "reset_unregister", "tbl");
 	relid = PG_GETARG_OID(0);
 	values[0] = ObjectIdGetDatum(relid);
 
@@ -672,7 +780,7 @@ reset_unregister_rebuild(PG_FUNCTION_ARGS)
 	Datum		values[1];
 	int			n;
 
-	require_arg(fcinfo, 0, "reset_unregister_rebuild", "label");
+	rs_require_arg(fcinfo, 0, "reset_unregister_rebuild", "label");
 	label = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	values[0] = CStringGetTextDatum(label);
 
@@ -698,10 +806,13 @@ reset_unregister_rebuild(PG_FUNCTION_ARGS)
  *
  * Register every table of a schema for deletion, except the named ones,
  * which are registered for preservation (the "wipe everything but the
- * migrations table" case).  Tables that are already registered keep their
- * registration: this never turns a preserved table into a deleted one.
- * Partitions, inheritance children of tables in the same schema and
- * tables belonging to extensions are left out.  Returns one row per table.
+ * users" case), and the history tables of common migration tools, which
+ * are preserved without being named (forgetting them would make every
+ * migration look unapplied after a reset; the result says so).  Tables
+ * that are already registered keep their registration: this never turns
+ * a preserved table into a deleted one.  Partitions, inheritance children
+ * of tables in the same schema and tables belonging to extensions are
+ * left out.  Returns one row per table.
  */
 Datum
 reset_register_schema(PG_FUNCTION_ARGS)
@@ -718,7 +829,7 @@ reset_register_schema(PG_FUNCTION_ARGS)
 	Datum		values[3];
 	int			n;
 
-	require_arg(fcinfo, 0, "reset_register_schema", "schema_name");
+	rs_require_arg(fcinfo, 0, "reset_register_schema", "schema_name");
 	schema = NameStr(*PG_GETARG_NAME(0));
 	if (!PG_ARGISNULL(1))
 		except = rs_text_array_to_list(PG_GETARG_DATUM(1));
@@ -791,6 +902,8 @@ reset_register_schema(PG_FUNCTION_ARGS)
 		foreach(lc2, except)
 			if (strcmp((char *) lfirst(lc2), relname) == 0)
 				excepted = true;
+		if (rs_migration_tool(relid) != NULL)
+			excepted = true;
 		values[0] = ObjectIdGetDatum(relid);
 		rs_as_owner_begin(&s);
 		n = rs_spi("SELECT 1 FROM reset_system.registered_tables"
@@ -813,10 +926,16 @@ reset_register_schema(PG_FUNCTION_ARGS)
 		bool		outnulls[3] = {false, false, false};
 		const char *action;
 		const char *status;
+		const char *tool = NULL;
 
 		foreach(lc2, except)
 			if (strcmp((char *) lfirst(lc2), relname) == 0)
 				excepted = true;
+		if (!excepted)
+		{
+			tool = rs_migration_tool(relid);
+			excepted = tool != NULL;
+		}
 		action = excepted ? "preserve" : "delete";
 
 		values[0] = ObjectIdGetDatum(relid);
@@ -843,7 +962,8 @@ reset_register_schema(PG_FUNCTION_ARGS)
 				   " (tbl, action, label, storage_columns, registered_name, registered_by)"
 				   " VALUES ($1::pg_catalog.regclass, $2, $3, $4, $5, $6)",
 				   6, instypes, ins, NULL, false, SPI_OK_INSERT);
-			status = "registered";
+			status = tool ? psprintf("registered: the migration history of %s, preserved", tool)
+				: "registered";
 		}
 
 		outvals[0] = ObjectIdGetDatum(relid);
@@ -868,12 +988,18 @@ RsConfig *
 rs_load_config(RsSession *s)
 {
 	RsConfig   *cfg = palloc0(sizeof(RsConfig));
+	bool		v11 = (s ? s->catalog_version : rs_catalog_version()) >= RS_CATALOG_1_1;
 	int			n;
 
 	if (s)
 		rs_as_owner_begin(s);
-	n = rs_spi("SELECT tbl::pg_catalog.oid, registered_name, action, label, storage_columns,"
-			   " registered_by::pg_catalog.text"
+	n = rs_spi(v11
+			   ? "SELECT tbl::pg_catalog.oid, registered_name, action, label, storage_columns,"
+			   " registered_by::pg_catalog.text, force"
+			   " FROM reset_system.registered_tables"
+			   " ORDER BY action, registered_name"
+			   : "SELECT tbl::pg_catalog.oid, registered_name, action, label, storage_columns,"
+			   " registered_by::pg_catalog.text, false"
 			   " FROM reset_system.registered_tables"
 			   " ORDER BY action, registered_name",
 			   0, NULL, NULL, NULL, false, SPI_OK_SELECT);
@@ -894,11 +1020,16 @@ rs_load_config(RsSession *s)
 		while (list_member_ptr(t->storage_columns, NULL))
 			t->storage_columns = list_delete_ptr(t->storage_columns, NULL);
 		t->registered_by = rs_spi_text(i, 5);
+		t->force = rs_spi_bool(i, 6);
 		t->rows = -1;
 		cfg->tables = lappend(cfg->tables, t);
 	}
 
-	n = rs_spi("SELECT label, command, position, registered_by::pg_catalog.text, search_path"
+	n = rs_spi(v11
+			   ? "SELECT label, command, position, registered_by::pg_catalog.text, search_path,"
+			   " phase OPERATOR(pg_catalog.=) 'before'"
+			   " FROM reset_system.rebuild_steps ORDER BY position"
+			   : "SELECT label, command, position, registered_by::pg_catalog.text, search_path, false"
 			   " FROM reset_system.rebuild_steps ORDER BY position",
 			   0, NULL, NULL, NULL, false, SPI_OK_SELECT);
 	for (int i = 0; i < n; i++)
@@ -910,9 +1041,12 @@ rs_load_config(RsSession *s)
 		r->position = (int) rs_spi_int64(i, 2, 0);
 		r->run_as = rs_spi_text(i, 3);
 		r->search_path = rs_spi_text(i, 4);
+		r->before = rs_spi_bool(i, 5);
 		r->count = -1;
 		cfg->rebuilds = lappend(cfg->rebuilds, r);
 	}
+	if (v11)
+		rs_load_kept_config(cfg);
 	if (s)
 		rs_as_owner_end(s);
 	return cfg;
@@ -920,7 +1054,9 @@ rs_load_config(RsSession *s)
 
 /*
  * reset_config(): everything registered, one row per table, rebuild
- * step, storage backend and prefix.
+ * step (action 'before' for the steps that run before the deletes),
+ * table with nullified columns, generic reference, storage backend and
+ * prefix.
  */
 Datum
 reset_config(PG_FUNCTION_ARGS)
@@ -956,6 +1092,9 @@ reset_config(PG_FUNCTION_ARGS)
 		foreach(lc2, t->storage_columns)
 			appendStringInfo(&cols, "%s%s", cols.len ? ", " : "storage columns: ",
 							 (char *) lfirst(lc2));
+		if (t->force)
+			appendStringInfo(&cols, "%sforced (migration history deleted on purpose)",
+							 cols.len ? "; " : "");
 		if (cols.len)
 			v[4] = CStringGetTextDatum(cols.data);
 		else
@@ -970,11 +1109,44 @@ reset_config(PG_FUNCTION_ARGS)
 
 		v[0] = CStringGetTextDatum("rebuild");
 		v[1] = CStringGetTextDatum(r->label);
-		v[2] = CStringGetTextDatum("rebuild");
+		v[2] = CStringGetTextDatum(r->before ? "before" : "rebuild");
 		v[3] = CStringGetTextDatum(r->label);
 		v[4] = CStringGetTextDatum(r->command);
 		v[6] = CStringGetTextDatum(r->run_as);
 		v[5] = Int32GetDatum(r->position);
+		tuplestore_putvalues(store, tupdesc, v, nulls);
+	}
+	foreach(lc, cfg->nullify)
+	{
+		RsNullify  *nl = (RsNullify *) lfirst(lc);
+		Datum		v[7];
+		bool		nulls[7] = {false, false, false, true, false, true, true};
+		char	   *current = rs_qualified_name(nl->relid, false);
+
+		v[0] = CStringGetTextDatum("nullify");
+		v[1] = CStringGetTextDatum(current ? current
+								   : psprintf("%s (dropped, OID %u)", nl->registered_name, nl->relid));
+		v[2] = CStringGetTextDatum("set null");
+		v[4] = CStringGetTextDatum(psprintf("columns: %s", rs_columns_text(nl->columns)));
+		tuplestore_putvalues(store, tupdesc, v, nulls);
+	}
+	foreach(lc, cfg->generics)
+	{
+		RsGenericReg *g = (RsGenericReg *) lfirst(lc);
+		Datum		v[7];
+		bool		nulls[7] = {false, false, false, true, false, true, true};
+		char	   *current = rs_qualified_name(g->relid, false);
+
+		v[0] = CStringGetTextDatum("generic");
+		v[1] = CStringGetTextDatum(current ? current
+								   : psprintf("%s (dropped, OID %u)", g->registered_name, g->relid));
+		v[2] = CStringGetTextDatum("delete");
+		v[4] = CStringGetTextDatum(psprintf("type column %s, id column %s%s%s%s%s",
+											g->type_column, g->id_column,
+											g->convention ? ", convention " : "",
+											g->convention ? g->convention : "",
+											g->targets ? ", targets " : "",
+											g->targets ? g->targets : ""));
 		tuplestore_putvalues(store, tupdesc, v, nulls);
 	}
 

@@ -10,6 +10,7 @@
 
 #include "postgres.h"
 
+#include "fmgr.h"
 #include "nodes/pg_list.h"
 
 #include "internal.h"
@@ -68,6 +69,7 @@ typedef struct RsTable
 	char	   *label;
 	List	   *storage_columns;	/* of char * */
 	char	   *registered_by;	/* the role that registered it */
+	bool		force;			/* a migration-history table deleted on purpose */
 
 	/* filled in by plan.c from the catalogs */
 	bool		missing;		/* OID no longer resolves */
@@ -100,14 +102,36 @@ typedef struct RsRebuild
 	int			position;
 	char	   *run_as;			/* the role that registered it */
 	char	   *search_path;	/* its search_path at registration */
+	bool		before;			/* phase 'before': after the locks, before the deletes */
 	int64		count;			/* result when run, -1 if none reported */
 	char	   *did;			/* what it did, for the report ("inserted 7 row(s)") */
 } RsRebuild;
+
+/* Foreign key columns of a kept table set to NULL (reset_register_nullify). */
+typedef struct RsNullify
+{
+	Oid			relid;
+	char	   *registered_name;	/* quoted name stored at registration */
+	List	   *columns;		/* of char * */
+} RsNullify;
+
+/* A generic (type, id) reference of a kept table (reset_register_generic). */
+typedef struct RsGenericReg
+{
+	Oid			relid;
+	char	   *registered_name;	/* quoted name stored at registration */
+	char	   *type_column;
+	char	   *id_column;
+	char	   *targets;		/* a JSON object as text, or NULL */
+	char	   *convention;		/* "django", "rails" or NULL */
+} RsGenericReg;
 
 typedef struct RsConfig
 {
 	List	   *tables;			/* of RsTable *, ordered by action, then name */
 	List	   *rebuilds;		/* of RsRebuild *, in registration order */
+	List	   *nullify;		/* of RsNullify *, by table OID */
+	List	   *generics;		/* of RsGenericReg *, by table OID and type column */
 } RsConfig;
 
 extern RsConfig *rs_load_config(RsSession *s);
@@ -115,5 +139,17 @@ extern const char *rs_action_name(RsAction action);
 extern RsColumnState rs_storage_column_state(Oid relid, const char *column, Oid *type);
 extern char *rs_register_table_call(Oid relid, RsAction action, const char *label,
 									List *storage_columns);
+extern char *rs_register_table_call_force(Oid relid, const char *label, List *storage_columns);
+extern void rs_require_arg(FunctionCallInfo fcinfo, int argno, const char *func,
+						   const char *argname);
+extern void rs_check_registrable_table(Oid relid);
+extern char *rs_columns_text(List *columns);
+extern bool rs_str_member(List *strings, const char *s);
+
+/* config_kept.c: nullified columns and generic references */
+extern void rs_load_kept_config(RsConfig *cfg);
+
+/* migration_tables.c: the history tables of migration tools */
+extern const char *rs_migration_tool(Oid relid);
 
 #endif							/* RESET_SYSTEM_CONFIG_H */

@@ -10,16 +10,19 @@
  *	3. a server and transaction that can write;
  *	4. the plan token, when given: the plan shown is the plan that runs;
  *	5. the environment: labelled, and unlocked when protected;
- *	6. locks on every table (and owned sequence) to be emptied, with a
+ *	6. locks on every table (and owned sequence) to be emptied, and on
+ *	   the kept tables whose rows it changes, with a
  *	   bounded wait that names the blocking sessions (or terminates them,
  *	   with reset_system.terminate_blockers);
  *	7. the plan again, under the locks: the registrations and the
  *	   structure (partitions and children found meanwhile are locked too),
  *	   the token once more, and any blocker refuses the reset;
  *	8. exact counts and the size guard (reset_system.max_rows);
- *	9. the deletes, the rebuild steps, the purge queue, the preserved
- *	   tables counted again, the history row, NOTIFY and the webhook
- *	   message.
+ *	9. the steps that run before the deletes, the kept rows that point
+ *	   into emptied tables (set to NULL, or deleted for generic
+ *	   references), the deletes, the rebuild steps, the purge queue, the
+ *	   preserved tables counted again, the history row, NOTIFY and the
+ *	   webhook message.
  *
  * The report repeats every warning of the plan and ends with "Reset done;
  * it takes effect when this transaction commits.": the reset happens when
@@ -48,6 +51,7 @@
 #include "execute.h"
 #include "history.h"
 #include "journal.h"
+#include "kept_run.h"
 #include "locks.h"
 #include "notify.h"
 #include "plan.h"
@@ -116,6 +120,7 @@ lock_targets(RsPlan *plan)
 	List	   *relids = list_copy(plan->effective_delete);
 
 	relids = list_concat_unique_oid(relids, rs_strategy_sequences(plan));
+	relids = list_concat_unique_oid(relids, plan->kept_changed);
 	list_sort(relids, list_oid_cmp);
 	list_deduplicate_oid(relids);
 	return relids;
@@ -186,6 +191,28 @@ hold_purge(RsSession *s, int64 reset_id, StringInfo report)
 }
 
 /*
+ * run_before_steps: the steps registered to run before the deletes, under
+ * the locks; then the emptied tables are counted again, since a step may
+ * have changed them (how each is emptied depends on its rows).
+ */
+static void
+run_before_steps(RsSession *s, RsPlan *plan, StringInfo report)
+{
+	ListCell   *lc;
+
+	foreach(lc, plan->cfg->rebuilds)
+		if (((RsRebuild *) lfirst(lc))->before)
+			break;
+	if (lc == NULL)
+		return;
+	rs_run_rebuilds(s, plan, report, true);
+	rs_tree_count(plan->delete_tables, false);
+	plan->delete_rows = 0;
+	foreach(lc, plan->delete_tables)
+		plan->delete_rows += ((RsTable *) lfirst(lc))->rows;
+}
+
+/*
  * do_reset: the body of reset_execute, after the first guards.  Fills
  * *reset_id and *rows for the attempt journal.
  */
@@ -230,7 +257,6 @@ do_reset(RsSession *s, const char *token, bool backup, int64 *reset_id_out, int6
 						 plan->delete_rows, RS_CONFIRM_PHRASE, token ? ", " : "",
 						 token ? quote_literal_cstr(token) : "")));
 	rs_plan_warn_more(s, plan, backup, false);
-	rs_strategy_decide(plan);
 
 	reset_id = rs_history_reserve_id(s);
 	*reset_id_out = reset_id;
@@ -241,9 +267,13 @@ do_reset(RsSession *s, const char *token, bool backup, int64 *reset_id_out, int6
 		report_line(&report, psprintf("Warning: %s.", (char *) lfirst(lc)));
 	if (backup)
 		rs_backup_take(s, plan, reset_id, rs_strategy_sequences(plan), &report);
+	run_before_steps(s, plan, &report);
+	rs_strategy_decide(plan);
 	if (plan->uses_storage)
 		queued = rs_queue_capture(s, plan, reset_id);
+	queued += rs_kept_apply(s, plan, reset_id, &report);
 
+	rs_kept_drop_constraints(plan);
 	rs_strategy_run(plan);
 
 	foreach(lc, terminated)
@@ -261,7 +291,8 @@ do_reset(RsSession *s, const char *token, bool backup, int64 *reset_id_out, int6
 										  list_length(t->members)));
 	}
 
-	rs_run_rebuilds(s, plan, &report);
+	rs_run_rebuilds(s, plan, &report, false);
+	rs_kept_recreate_constraints(plan);
 
 	if (plan->uses_storage)
 	{

@@ -95,7 +95,7 @@ rs_guard_enabled(void)
 				(errcode(ERRCODE_RS_DISABLED),
 				 errmsg("resets are disabled on this server"),
 				 errdetail("reset_system.allow_reset is off."),
-				 errhint("A superuser can allow them again: ALTER SYSTEM SET reset_system.allow_reset = on; "
+				 errhint("A superuser can allow them again: LOAD 'reset_system'; ALTER SYSTEM SET reset_system.allow_reset = on; "
 						 "SELECT pg_reload_conf();")));
 }
 

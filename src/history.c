@@ -66,7 +66,8 @@ tables_json(List *tables, bool with_method)
 
 /*
  * rebuilds_json: [{"label", "count", "did"}, ...]: the integer the step
- * returned or the rows it affected, and what it did in words.
+ * returned or the rows it affected, and what it did in words ("phase":
+ * "before" for a step that ran before the deletes).
  */
 static char *
 rebuilds_json(List *rebuilds)
@@ -90,6 +91,8 @@ rebuilds_json(List *rebuilds)
 			appendStringInfoString(&buf, ", \"count\": null");
 		appendStringInfoString(&buf, ", \"did\": ");
 		escape_json(&buf, r->did ? r->did : "");
+		if (r->before)
+			appendStringInfoString(&buf, ", \"phase\": \"before\"");
 		appendStringInfoChar(&buf, '}');
 	}
 	appendStringInfoChar(&buf, ']');

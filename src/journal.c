@@ -159,7 +159,14 @@ rs_journal_attempt(const RsAttempt *a)
 		ok = write(fd, text, len) == (ssize_t) len && pg_fsync(fd) == 0;
 		if (CloseTransientFile(fd) != 0)
 			ok = false;
-		ok = ok && durable_rename(tmp, path, WARNING) == 0;
+
+		/*
+		 * The content is on disk already: rename, then make the rename
+		 * durable.  (durable_rename would also fsync the file under its new
+		 * name, which the purge worker may have copied and removed by then.)
+		 */
+		ok = ok && rename(tmp, path) == 0 &&
+			fsync_fname_ext(RS_JOURNAL_DIR, true, false, WARNING) == 0;
 	}
 	if (!ok)
 		ereport(WARNING,

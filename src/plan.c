@@ -80,6 +80,17 @@ rs_plan_add_blocker(RsPlan *plan, int sqlstate, char *message, char *detail,
 }
 
 /*
+ * rs_blocker_fix: one SQL text that, once run, removes the blocker (the
+ * hint quotes it word for word; several are alternatives).  Scripts read
+ * them from reset_plan_json(), and the tests run each one.
+ */
+void
+rs_blocker_fix(RsBlocker *b, char *sql)
+{
+	b->fixes = lappend(b->fixes, sql);
+}
+
+/*
  * rs_plan_raise_blockers: ERROR with the first blocker, listing the others
  * in the detail.  Does nothing when there is none.
  */
@@ -130,10 +141,11 @@ rs_plan_find_delete(RsPlan *plan, Oid relid)
 }
 
 /*
- * find_preserve: the preserved table whose inheritance tree holds relid.
+ * rs_plan_find_preserve: the preserved table whose inheritance tree holds
+ * relid, or NULL.
  */
-static RsTable *
-find_preserve(RsPlan *plan, Oid relid)
+RsTable *
+rs_plan_find_preserve(RsPlan *plan, Oid relid)
 {
 	ListCell   *lc;
 
@@ -213,8 +225,12 @@ resolve_tables(RsPlan *plan)
 		rs_tree_build(plan, t);
 		if (strcmp(t->qname, t->registered_name) != 0)
 		{
+			char	   *again = t->force
+				? rs_register_table_call_force(t->relid, t->label, t->storage_columns)
+				: rs_register_table_call(t->relid, t->action, t->label, t->storage_columns);
+
 			t->renamed = true;
-			rs_plan_add_blocker(plan, ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+			rs_blocker_fix(rs_plan_add_blocker(plan, ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
 								psprintf("registered table \"%s\" is now named \"%s\"",
 										 t->registered_name, t->name),
 								psprintf("It was registered for %s as \"%s\" (OID %u). "
@@ -222,9 +238,8 @@ resolve_tables(RsPlan *plan)
 										 "must be confirmed before a reset touches it.",
 										 t->action == RS_ACTION_DELETE ? "deletion" : "preservation",
 										 t->registered_name, t->relid),
-								psprintf("Register it again under its new name: %s",
-										 rs_register_table_call(t->relid, t->action, t->label,
-																t->storage_columns)));
+								psprintf("Register it again under its new name: %s", again)),
+						   again);
 		}
 	}
 
@@ -379,17 +394,28 @@ rs_plan_resolve(RsSession *s, RsPlan *plan)
 	plan->warnings = NIL;
 	plan->blockers = NIL;
 	plan->counted = false;
+	plan->restart_identity = rs_restart_identity;
 
 	resolve_tables(plan);
 	load_schema_tables(plan);
 	rs_tree_analyze(plan);
 	rs_check_storage_columns(plan);
+	rs_kept_resolve(plan);
 
 	plan->storage = rs_storage_config_load(s);
 	plan->uses_storage = plan->storage != NULL && plan->storage->prefixes != NIL;
 	foreach(lc, rs_plan_key_tables(plan, RS_ACTION_DELETE))
 		if (((RsTable *) lfirst(lc))->storage_columns != NIL)
 			plan->uses_storage = true;
+	/* kept rows deleted through a generic reference may hold keys too */
+	foreach(lc, plan->generics)
+	{
+		RsTable    *kept = rs_plan_find_preserve(plan, ((RsGeneric *) lfirst(lc))->reg->relid);
+
+		if (kept != NULL && kept->relid == ((RsGeneric *) lfirst(lc))->reg->relid &&
+			kept->storage_columns != NIL)
+			plan->uses_storage = true;
+	}
 	rs_plan_compute_token(plan);
 }
 
@@ -432,10 +458,10 @@ rs_oid_array(List *oids)
 }
 
 /*
- * analyze_foreign_keys: every foreign key that references a deleted table
- * must come from a deleted table too.  Otherwise TRUNCATE refuses, DELETE
- * fails or cascades into kept rows, so the plan is blocked.  Foreign keys
- * among deleted tables become edges that order the DELETE path.
+ * analyze_foreign_keys: the foreign keys among deleted tables become
+ * edges that order the DELETE path.  Foreign keys into a deleted table
+ * from a table the reset keeps are plan_kept.c's (rs_kept_resolve): the
+ * reset changes the kept rows first, or the plan is blocked.
  */
 static void
 analyze_foreign_keys(RsPlan *plan)
@@ -447,75 +473,28 @@ analyze_foreign_keys(RsPlan *plan)
 	if (plan->effective_delete == NIL)
 		return;
 	values[0] = rs_oid_array(plan->effective_delete);
-	n = rs_spi("SELECT c.conname::pg_catalog.text, c.conrelid, c.confrelid,"
-			   " c.confdeltype::pg_catalog.text"
+	n = rs_spi("SELECT c.conrelid, c.confrelid"
 			   " FROM pg_catalog.pg_constraint c"
 			   " WHERE c.contype OPERATOR(pg_catalog.=) 'f'"
 			   "   AND c.conparentid OPERATOR(pg_catalog.=) 0"
 			   "   AND c.confrelid OPERATOR(pg_catalog.=) ANY ($1)"
+			   "   AND c.conrelid OPERATOR(pg_catalog.=) ANY ($1)"
 			   " ORDER BY c.conrelid, c.conname",
 			   1, argtypes, values, NULL, false, SPI_OK_SELECT);
 
 	for (int i = 0; i < n; i++)
 	{
-		char	   *conname = rs_spi_text(i, 0);
-		Oid			from = rs_spi_oid(i, 1);
-		Oid			to = rs_spi_oid(i, 2);
-		char	   *deltype = rs_spi_text(i, 3);
-		RsTable    *from_t = rs_plan_find_delete(plan, from);
-		RsTable    *to_t = rs_plan_find_delete(plan, to);
-		char	   *from_name;
-		char	   *to_name;
-		RsTable    *kept;
-		const char *ondelete;
+		RsTable    *from_t = rs_plan_find_delete(plan, rs_spi_oid(i, 0));
+		RsTable    *to_t = rs_plan_find_delete(plan, rs_spi_oid(i, 1));
 
-		Assert(to_t != NULL);
-		if (from_t != NULL)
+		if (from_t != NULL && to_t != NULL && from_t != to_t)
 		{
-			if (from_t != to_t)
-			{
-				RsFkEdge   *e = palloc(sizeof(RsFkEdge));
+			RsFkEdge   *e = palloc(sizeof(RsFkEdge));
 
-				e->referencing = from_t;
-				e->referenced = to_t;
-				plan->edges = lappend(plan->edges, e);
-			}
-			continue;
+			e->referencing = from_t;
+			e->referenced = to_t;
+			plan->edges = lappend(plan->edges, e);
 		}
-
-		from_name = rs_qualified_name(from, false);
-		to_name = rs_qualified_name(to, false);
-		kept = find_preserve(plan, from);
-		switch (deltype[0])
-		{
-			case 'c':
-				ondelete = " ON DELETE CASCADE would delete its rows";
-				break;
-			case 'n':
-				ondelete = " ON DELETE SET NULL would change its rows";
-				break;
-			case 'd':
-				ondelete = " ON DELETE SET DEFAULT would change its rows";
-				break;
-			default:
-				ondelete = " deleting the referenced rows would fail";
-				break;
-		}
-		rs_plan_add_blocker(plan, ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST,
-							psprintf("table \"%s\" has a foreign key into \"%s\", which a reset deletes",
-									 from_name, to_name),
-							psprintf("Constraint \"%s\" on \"%s\" references \"%s\". "
-									 "\"%s\" is %s, so%s; a reset never uses CASCADE.",
-									 conname, from_name, to_name, from_name,
-									 kept ? "registered for preservation" : "not registered",
-									 ondelete),
-							kept
-							? psprintf("Preserved rows cannot point at deleted ones: register \"%s\" for deletion "
-									   "(SELECT reset_register_table(%s, 'delete');) or drop or change constraint \"%s\".",
-									   from_name, quote_literal_cstr(rs_qualified_name(from, true)), conname)
-							: psprintf("Register \"%s\" for deletion (SELECT reset_register_table(%s, 'delete');) "
-									   "or drop or change constraint \"%s\".",
-									   from_name, quote_literal_cstr(rs_qualified_name(from, true)), conname));
 	}
 }
 
@@ -616,23 +595,54 @@ analyze_storage(RsPlan *plan)
 	if (!plan->uses_storage)
 		return;
 	if (st == NULL || st->backend == NULL)
-		rs_plan_add_blocker(plan, ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-							pstrdup("storage columns or prefixes are registered, but no storage backend is configured"),
-							pstrdup("The files of deleted rows would be left behind in storage."),
-							pstrdup("Configure it as a superuser, for example: "
-									"SELECT reset_configure_storage('file', '{\"root\": \"/srv/app/media\"}'); "
-									"or register the tables again without storage columns."));
+	{
+		StringInfoData without;
+		ListCell   *lc;
+		RsBlocker  *b;
+
+		/* the registrations that no longer name storage columns */
+		initStringInfo(&without);
+		foreach(lc, rs_plan_key_tables(plan, RS_ACTION_DELETE))
+		{
+			RsTable    *t = (RsTable *) lfirst(lc);
+
+			if (t->storage_columns != NIL)
+				appendStringInfo(&without, "%s%s", without.len ? " " : "",
+								 rs_register_table_call(t->relid, t->action, t->label, NIL));
+		}
+		if (st != NULL && st->prefixes != NIL)
+			foreach(lc, st->prefixes)
+				appendStringInfo(&without, "%sSELECT reset_unregister_prefix(%s);",
+								 without.len ? " " : "", quote_literal_cstr((char *) lfirst(lc)));
+		b = rs_plan_add_blocker(plan, ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+								pstrdup("storage columns or prefixes are registered, but no storage backend is configured"),
+								pstrdup("The files of deleted rows would be left behind in storage."),
+								psprintf("Configure it as a superuser, for example: "
+										 "SELECT reset_configure_storage('file', '{\"root\": \"/srv/app/media\"}'); "
+										 "(with the directory or bucket the files are in), or stop purging files: %s",
+										 without.data));
+		rs_blocker_fix(b, without.data);
+	}
 	else if (st->driver == NULL)
-		rs_plan_add_blocker(plan, ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-							psprintf("storage backend \"%s\" is not known to this version of reset_system", st->backend),
-							NULL,
-							psprintf("Available backends: %s.", rs_storage_driver_names()));
+		rs_blocker_fix(rs_plan_add_blocker(plan, ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+										   psprintf("storage backend \"%s\" is not known to this version of reset_system", st->backend),
+										   NULL,
+										   psprintf("Configure one of the available backends (%s) as a superuser with reset_configure_storage(), "
+													"or remove the configuration: SELECT reset_configure_storage('none');",
+													rs_storage_driver_names())),
+					   pstrdup("SELECT reset_configure_storage('none');"));
 	else if (st->foreign)
-		rs_plan_add_blocker(plan, ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-							pstrdup("the storage configuration was made on another server or in another database"),
-							pstrdup("This database looks like a restored copy; its storage configuration may point at another deployment's files."),
-							psprintf("Check the location (%s), then confirm it as a superuser: SELECT reset_configure_storage('%s', '%s');",
-									 st->location, st->backend, st->options));
+	{
+		char	   *confirm = psprintf("SELECT reset_configure_storage(%s, %s);",
+									   quote_literal_cstr(st->backend), quote_literal_cstr(st->options));
+
+		rs_blocker_fix(rs_plan_add_blocker(plan, ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+										   pstrdup("the storage configuration was made on another server or in another database"),
+										   pstrdup("This database looks like a restored copy; its storage configuration may point at another deployment's files."),
+										   psprintf("Check the location (%s), then confirm it as a superuser: %s",
+													st->location, confirm)),
+					   confirm);
+	}
 }
 
 /*
@@ -691,6 +701,43 @@ warn_lock_holders(RsPlan *plan)
 }
 
 /*
+ * nothing_registered: the blocker of a plan with nothing to do.  Its fix
+ * registers the schema that holds the most tables (every table of it for
+ * deletion, its migration history kept): the next plan lists all of them
+ * for the operator to read before anything can run.
+ */
+static void
+nothing_registered(RsPlan *plan)
+{
+	RsBlocker  *b;
+	char	   *call = NULL;
+
+	if (rs_spi("SELECT n.nspname::pg_catalog.text FROM pg_catalog.pg_class c"
+			   " JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace"
+			   " WHERE c.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r','p']::pg_catalog.\"char\"[])"
+			   "   AND NOT c.relispartition AND c.relpersistence OPERATOR(pg_catalog.<>) 't'"
+			   "   AND n.nspname OPERATOR(pg_catalog.<>) ALL (ARRAY['pg_catalog', 'information_schema', 'pg_toast', 'reset_system'])"
+			   "   AND n.nspname::pg_catalog.text NOT LIKE 'pg\\_%'"
+			   "   AND n.nspname::pg_catalog.text NOT LIKE 'reset\\_backup\\_%'"
+			   "   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d"
+			   "        WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass"
+			   "          AND d.objid OPERATOR(pg_catalog.=) c.oid AND d.deptype OPERATOR(pg_catalog.=) 'e')"
+			   " GROUP BY 1 ORDER BY pg_catalog.count(*) DESC, 1 LIMIT 1",
+			   0, NULL, NULL, NULL, true, SPI_OK_SELECT) > 0)
+		call = psprintf("SELECT * FROM reset_register_schema(%s);", quote_literal_cstr(rs_spi_text(0, 0)));
+	b = rs_plan_add_blocker(plan, ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+							pstrdup("nothing is registered for deletion"),
+							pstrdup("A reset deletes the rows of registered tables and runs registered rebuild steps; there are none."),
+							call
+							? psprintf("Register the tables of the application, for example every table of its schema "
+									   "(the tables to keep go in except_tables; migration histories are kept anyway): %s "
+									   "or one by one with reset_register_table().", call)
+							: pstrdup("Register tables with reset_register_table() or reset_register_schema()."));
+	if (call)
+		rs_blocker_fix(b, call);
+}
+
+/*
  * rs_plan_analyze: blockers and warnings that depend on the catalogs.
  */
 void
@@ -702,15 +749,15 @@ rs_plan_analyze(RsPlan *plan)
 							NULL,
 							pstrdup("Run the reset on the primary server."));
 	else if (XactReadOnly)
-		rs_plan_add_blocker(plan, ERRCODE_READ_ONLY_SQL_TRANSACTION,
-							pstrdup("the current transaction is read-only"),
-							NULL,
-							pstrdup("Run the reset in a read-write transaction."));
+		rs_blocker_fix(rs_plan_add_blocker(plan, ERRCODE_READ_ONLY_SQL_TRANSACTION,
+										   pstrdup("the current transaction is read-only"),
+										   NULL,
+										   pstrdup("Run the reset in a read-write transaction: "
+												   "SET default_transaction_read_only = off; "
+												   "(then BEGIN READ WRITE; for an explicit transaction)")),
+					   pstrdup("SET default_transaction_read_only = off;"));
 	if (plan->delete_tables == NIL && plan->cfg->rebuilds == NIL)
-		rs_plan_add_blocker(plan, ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-							pstrdup("nothing is registered for deletion"),
-							pstrdup("A reset deletes the rows of registered tables and runs registered rebuild steps; there are none."),
-							pstrdup("Register tables with reset_register_table() or reset_register_schema()."));
+		nothing_registered(plan);
 
 	/*
 	 * What the catalogs say about the tables a reset empties and keeps:
@@ -720,11 +767,14 @@ rs_plan_analyze(RsPlan *plan)
 	 * belong here.)
 	 */
 	analyze_foreign_keys(plan);
+	rs_kept_analyze(plan);
+	rs_generic_analyze(plan);
 	load_table_traits(plan);
 	warn_unregistered(plan);
 	analyze_storage(plan);
 	rs_check_rebuild_roles(plan);
 	rs_check_registrants(plan);
+	rs_check_migration_tables(plan);
 	if (!plan->under_locks)
 		warn_lock_holders(plan);
 }
@@ -743,21 +793,37 @@ rs_plan_guard_blockers(RsPlan *plan)
 	char	   *hint;
 
 	if (!rs_allow_reset)
-		rs_plan_add_blocker(plan, ERRCODE_RS_DISABLED,
-							pstrdup("resets are disabled on this server (reset_system.allow_reset is off)"),
-							NULL,
-							pstrdup("A superuser can allow them again: ALTER SYSTEM SET reset_system.allow_reset = on; SELECT pg_reload_conf();"));
+		rs_blocker_fix(rs_plan_add_blocker(plan, ERRCODE_RS_DISABLED,
+										   pstrdup("resets are disabled on this server (reset_system.allow_reset is off)"),
+										   NULL,
+										   pstrdup("A superuser can allow them again: LOAD 'reset_system'; ALTER SYSTEM SET reset_system.allow_reset = on; SELECT pg_reload_conf();")),
+					   pstrdup("LOAD 'reset_system'; ALTER SYSTEM SET reset_system.allow_reset = on; SELECT pg_reload_conf();"));
 	if (rs_env_blocker(&plan->env, &sqlstate, &message, &detail, &hint))
-		rs_plan_add_blocker(plan, sqlstate, message, detail, hint);
+	{
+		RsBlocker  *b = rs_plan_add_blocker(plan, sqlstate, message, detail, hint);
+
+		/* the statements the hint names */
+		if (!plan->env.labelled)
+			rs_blocker_fix(b, psprintf("ALTER DATABASE %s SET reset_system.environment = 'staging';",
+									   quote_identifier(plan->database)));
+		else
+			rs_blocker_fix(b, pstrdup("SELECT reset_unlock('15 minutes');"));
+	}
 	if (plan->counted && rs_max_rows > 0 && plan->delete_rows > rs_max_rows)
-		rs_plan_add_blocker(plan, ERRCODE_RS_TOO_MANY_ROWS,
-							psprintf("the reset would delete %s row(s), more than reset_system.max_rows (%s)",
-									 rs_format_count(plan->delete_rows), rs_format_count(rs_max_rows)),
-							NULL,
-							psprintf("To go ahead, raise the limit for the reset's transaction: "
-									 "BEGIN; SET LOCAL reset_system.max_rows = " INT64_FORMAT "; "
-									 "SELECT reset_execute('%s', '%s'); COMMIT;",
-									 plan->delete_rows, RS_CONFIRM_PHRASE, plan->token));
+	{
+		char	   *raise = psprintf("SET LOCAL reset_system.max_rows = " INT64_FORMAT ";",
+									 plan->delete_rows);
+
+		rs_blocker_fix(rs_plan_add_blocker(plan, ERRCODE_RS_TOO_MANY_ROWS,
+										   psprintf("the reset would delete %s row(s), more than reset_system.max_rows (%s)",
+													rs_format_count(plan->delete_rows), rs_format_count(rs_max_rows)),
+										   NULL,
+										   psprintf("To go ahead, raise the limit for the reset's transaction: "
+													"BEGIN; %s "
+													"SELECT reset_execute('%s', '%s'); COMMIT;",
+													raise, RS_CONFIRM_PHRASE, plan->token)),
+					   raise);
+	}
 }
 
 /*
@@ -785,6 +851,9 @@ rs_plan_estimate(RsPlan *plan)
 	}
 	foreach(lc, plan->preserve_tables)
 		plan->preserve_rows += ((RsTable *) lfirst(lc))->rows;
+	/* the kept rows a reset changes are always counted exactly */
+	rs_kept_count(plan);
+	rs_generic_count(plan);
 	plan->estimate = true;
 	plan->counted = true;
 }
@@ -809,5 +878,7 @@ rs_plan_count(RsPlan *plan)
 	foreach(lc, plan->preserve_tables)
 		plan->preserve_rows += ((RsTable *) lfirst(lc))->rows;
 	plan->purge_objects = plan->uses_storage ? rs_queue_plan_count(plan) : 0;
+	rs_kept_count(plan);
+	rs_generic_count(plan);
 	plan->counted = true;
 }

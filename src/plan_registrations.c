@@ -72,22 +72,31 @@ rs_check_storage_columns(RsPlan *plan)
 				: "the purge could delete files that kept rows still reference";
 
 			if (state == RS_COLUMN_MISSING || state == RS_COLUMN_SYSTEM)
-				rs_plan_add_blocker(plan, ERRCODE_UNDEFINED_COLUMN,
-									psprintf("storage column \"%s\" of table \"%s\" no longer exists",
-											 col, t->name),
-									psprintf("It was dropped or renamed after the table was registered; "
-											 "a reset cannot read the keys it held, so %s.", what),
-									psprintf("Register the table again with the storage columns it has now "
-											 "(if the column was renamed, add its new name): %s", again));
+				rs_blocker_fix(rs_plan_add_blocker(plan, ERRCODE_UNDEFINED_COLUMN,
+												   psprintf("storage column \"%s\" of table \"%s\" no longer exists",
+															col, t->name),
+												   psprintf("It was dropped or renamed after the table was registered; "
+															"a reset cannot read the keys it held, so %s.", what),
+												   psprintf("Register the table again with the storage columns it has now "
+															"(if the column was renamed, add its new name): %s", again)),
+							   again);
 			else if (state == RS_COLUMN_NOT_TEXT)
-				rs_plan_add_blocker(plan, ERRCODE_DATATYPE_MISMATCH,
-									psprintf("storage column \"%s\" of table \"%s\" is of type %s now, not text",
-											 col, t->name, format_type_be(type)),
-									psprintf("Its type changed after the table was registered. Its values "
-											 "cast to text are not the storage keys it held, so %s.", what),
-									psprintf("Change it back to a text type (ALTER TABLE %s ALTER COLUMN %s TYPE text;) "
-											 "or register the table again without it: %s",
-											 t->qname, quote_identifier(col), again));
+			{
+				char	   *retype = psprintf("ALTER TABLE %s ALTER COLUMN %s TYPE text;",
+											  t->qname, quote_identifier(col));
+				RsBlocker  *b;
+
+				b = rs_plan_add_blocker(plan, ERRCODE_DATATYPE_MISMATCH,
+										psprintf("storage column \"%s\" of table \"%s\" is of type %s now, not text",
+												 col, t->name, format_type_be(type)),
+										psprintf("Its type changed after the table was registered. Its values "
+												 "cast to text are not the storage keys it held, so %s.", what),
+										psprintf("Change it back to a text type (%s) "
+												 "or register the table again without it: %s",
+												 retype, again));
+				rs_blocker_fix(b, retype);
+				rs_blocker_fix(b, again);
+			}
 		}
 	}
 }
@@ -149,13 +158,19 @@ rs_check_rebuild_roles(RsPlan *plan)
 		RsRebuild  *r = (RsRebuild *) lfirst(lc);
 
 		if (!OidIsValid(get_role_oid(r->run_as, true)))
-			rs_plan_add_blocker(plan, ERRCODE_UNDEFINED_OBJECT,
+		{
+			char	   *again = psprintf("SELECT reset_register_rebuild(%s, %s%s);",
+										 quote_literal_cstr(r->label), quote_literal_cstr(r->command),
+										 r->before ? ", phase => 'before'" : "");
+
+			rs_blocker_fix(rs_plan_add_blocker(plan, ERRCODE_UNDEFINED_OBJECT,
 								psprintf("rebuild step \"%s\" runs as role \"%s\", which does not exist any more",
 										 r->label, r->run_as),
 								pstrdup("A rebuild step runs with the privileges of the role that registered it, "
 										"under that role's name; the role was dropped or renamed."),
-								psprintf("Register the step again as the role it should run as (it keeps its place): "
-										 "SELECT reset_register_rebuild(%s, %s);",
-										 quote_literal_cstr(r->label), quote_literal_cstr(r->command)));
+								psprintf("Register the step again as the role it should run as (it keeps its place): %s",
+										 again)),
+						   again);
+		}
 	}
 }

@@ -15,11 +15,13 @@
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
+#include "kept_run.h"
 #include "plan.h"
 #include "render.h"
 #include "backup.h"
 #include "reset_system.h"
 #include "storage_check.h"
+#include "strategy.h"
 
 PG_FUNCTION_INFO_V1(reset_plan);
 PG_FUNCTION_INFO_V1(reset_plan_json);
@@ -93,6 +95,9 @@ build_plan(RsSession *s, bool estimate)
 		rs_plan_estimate(plan);
 	else
 		rs_plan_count(plan);
+	/* how each table would be emptied, for what that requires */
+	rs_strategy_decide(plan);
+	rs_kept_check_owners(plan);
 	rs_plan_guard_blockers(plan);
 	rs_plan_warn_more(s, plan, rs_backup_default, true);
 	return plan;
@@ -248,6 +253,95 @@ append_storage_check(StringInfo buf, RsPlan *plan)
 }
 
 /*
+ * append_steps: the steps of one phase, numbered, with their role.
+ */
+static void
+append_steps(StringInfo buf, RsPlan *plan, bool before)
+{
+	ListCell   *lc;
+	int			i = 0;
+
+	foreach(lc, plan->cfg->rebuilds)
+	{
+		RsRebuild  *r = (RsRebuild *) lfirst(lc);
+
+		if (r->before != before)
+			continue;
+		appendStringInfo(buf, "  %d. %s (runs as %s): %s\n", ++i, r->label,
+						 quote_identifier(r->run_as), rs_one_line(r->command, 100));
+	}
+}
+
+/*
+ * count_steps: how many steps run in one phase.
+ */
+static int
+count_steps(RsPlan *plan, bool before)
+{
+	ListCell   *lc;
+	int			n = 0;
+
+	foreach(lc, plan->cfg->rebuilds)
+		if (((RsRebuild *) lfirst(lc))->before == before)
+			n++;
+	return n;
+}
+
+/*
+ * rows_text: "5", or that the rows were not counted.
+ */
+static char *
+rows_text(int64 rows)
+{
+	return rows < 0 ? pstrdup("the") : rs_format_count(rows);
+}
+
+/*
+ * append_kept_changes: what the reset does, before the deletes, to kept
+ * rows that point into the tables it empties.
+ */
+static void
+append_kept_changes(StringInfo buf, RsPlan *plan)
+{
+	ListCell   *lc;
+
+	foreach(lc, plan->kept_fks)
+	{
+		RsKeptFk   *k = (RsKeptFk *) lfirst(lc);
+
+		if (k->action == RS_KEPT_BLOCKED)
+			continue;
+		appendStringInfo(buf, "Will SET %s %s in %s %s row(s) (%s)\n",
+						 k->action == RS_KEPT_SET_DEFAULT ? "DEFAULT" : "NULL",
+						 rs_kept_fk_column_list(k, k->set_columns), rows_text(k->rows),
+						 k->preserved ? "preserved" : "unregistered",
+						 k->nullify ? "registered with reset_register_nullify"
+						 : k->action == RS_KEPT_SET_DEFAULT ? "ON DELETE SET DEFAULT" : "ON DELETE SET NULL");
+	}
+	foreach(lc, plan->generics)
+	{
+		RsGeneric  *g = (RsGeneric *) lfirst(lc);
+		StringInfoData types;
+		ListCell   *lc2;
+
+		if (g->rows == 0)
+			continue;
+		initStringInfo(&types);
+		foreach(lc2, g->types)
+		{
+			RsGenericType *ty = (RsGenericType *) lfirst(lc2);
+
+			if (ty->emptied)
+				appendStringInfo(&types, "%s%s -> %s: %s", types.len ? "; " : "", ty->shown,
+								 rs_qualified_name(ty->target, true), rs_format_count(ty->rows));
+		}
+		appendStringInfo(buf, "Will DELETE %s %s %s row(s) that point at emptied tables (generic reference %s, %s: %s)\n",
+						 rows_text(g->rows), g->preserved ? "preserved" : "unregistered", g->label,
+						 g->reg->type_column, g->reg->id_column, types.data);
+	}
+}
+
+/*
  * render_text: the plan as a human reads it.
  */
 static char *
@@ -255,7 +349,6 @@ render_text(RsPlan *plan)
 {
 	StringInfoData buf;
 	ListCell   *lc;
-	int			i;
 
 	initStringInfo(&buf);
 	appendStringInfoString(&buf, "reset_system plan (dry run: nothing was changed)\n");
@@ -267,10 +360,18 @@ render_text(RsPlan *plan)
 					 plan->cluster_name ? "\"" : "");
 	appendStringInfo(&buf, "Environment:  %s\n", rs_env_describe(&plan->env));
 	appendStringInfo(&buf, "Mode:         %s\n", plan->mode);
+	appendStringInfo(&buf, "Sequences:    %s\n", plan->restart_identity
+					 ? "restart at their start value (reset_system.restart_identity)"
+					 : "continue where they are (reset_system.restart_identity is off): no old id is given out again");
 	if (plan->estimate)
 		appendStringInfoString(&buf, "Counts:       ESTIMATES from the statistics (marked ~); the reset itself counts exactly\n");
 	appendStringInfoChar(&buf, '\n');
 
+	if (count_steps(plan, true) > 0)
+	{
+		appendStringInfoString(&buf, "Will RUN first, under the locks and before the deletes, in this order:\n");
+		append_steps(&buf, plan, true);
+	}
 	if (plan->delete_tables == NIL)
 		appendStringInfoString(&buf, "Will DELETE: nothing (no table is registered for deletion)\n");
 	else
@@ -278,20 +379,16 @@ render_text(RsPlan *plan)
 		tables_heading(&buf, "DELETE", plan, plan->delete_rows, plan->delete_tables);
 		append_tables(&buf, plan->delete_tables);
 	}
+	append_kept_changes(&buf, plan);
 
 	if (plan->cfg->rebuilds == NIL)
 		appendStringInfoString(&buf, "Will REBUILD: nothing (no rebuild step is registered)\n");
+	else if (count_steps(plan, false) == 0)
+		appendStringInfoString(&buf, "Will REBUILD: nothing (no step runs after the deletes)\n");
 	else
 	{
 		appendStringInfoString(&buf, "Will REBUILD, after the deletes, in this order:\n");
-		i = 0;
-		foreach(lc, plan->cfg->rebuilds)
-		{
-			RsRebuild  *r = (RsRebuild *) lfirst(lc);
-
-			appendStringInfo(&buf, "  %d. %s (runs as %s): %s\n", ++i, r->label,
-							 quote_identifier(r->run_as), rs_one_line(r->command, 100));
-		}
+		append_steps(&buf, plan, false);
 	}
 
 	if (plan->preserve_tables == NIL)
@@ -409,6 +506,75 @@ json_strings(StringInfo buf, List *strings)
 }
 
 /*
+ * json_kept_changes: ", "kept_changes": [...]": what the reset does to kept
+ * rows that point into emptied tables: {"table", "action" ("set null",
+ * "set default", "delete"), "rows", and "columns" and "constraint" and
+ * "why", or "type_column", "id_column" and "types" [{"type", "table",
+ * "rows"}]}.
+ */
+static void
+json_kept_changes(StringInfo buf, RsPlan *plan)
+{
+	ListCell   *lc;
+	bool		first = true;
+
+	appendStringInfoString(buf, ", \"kept_changes\": [");
+	foreach(lc, plan->kept_fks)
+	{
+		RsKeptFk   *k = (RsKeptFk *) lfirst(lc);
+
+		if (k->action == RS_KEPT_BLOCKED)
+			continue;
+		appendStringInfoString(buf, first ? "{\"table\": " : ", {\"table\": ");
+		escape_json(buf, k->qname);
+		appendStringInfo(buf, ", \"action\": \"%s\", \"preserved\": %s, \"rows\": " INT64_FORMAT ", \"columns\": ",
+						 k->action == RS_KEPT_SET_DEFAULT ? "set default" : "set null",
+						 k->preserved ? "true" : "false", k->rows);
+		json_strings(buf, k->set_columns);
+		appendStringInfoString(buf, ", \"constraint\": ");
+		escape_json(buf, k->conname);
+		appendStringInfoString(buf, ", \"why\": ");
+		escape_json(buf, k->nullify ? "registered with reset_register_nullify"
+					: k->action == RS_KEPT_SET_DEFAULT ? "ON DELETE SET DEFAULT" : "ON DELETE SET NULL");
+		appendStringInfoChar(buf, '}');
+		first = false;
+	}
+	foreach(lc, plan->generics)
+	{
+		RsGeneric  *g = (RsGeneric *) lfirst(lc);
+		ListCell   *lc2;
+		bool		tfirst = true;
+
+		appendStringInfoString(buf, first ? "{\"table\": " : ", {\"table\": ");
+		escape_json(buf, g->qname);
+		appendStringInfo(buf, ", \"action\": \"delete\", \"preserved\": %s, \"rows\": " INT64_FORMAT ", \"type_column\": ",
+						 g->preserved ? "true" : "false", g->rows);
+		escape_json(buf, g->reg->type_column);
+		appendStringInfoString(buf, ", \"id_column\": ");
+		escape_json(buf, g->reg->id_column);
+		appendStringInfoString(buf, ", \"types\": [");
+		foreach(lc2, g->types)
+		{
+			RsGenericType *ty = (RsGenericType *) lfirst(lc2);
+
+			appendStringInfoString(buf, tfirst ? "{\"type\": " : ", {\"type\": ");
+			escape_json(buf, ty->value);
+			appendStringInfoString(buf, ", \"table\": ");
+			if (OidIsValid(ty->target))
+				escape_json(buf, rs_qualified_name(ty->target, true));
+			else
+				appendStringInfoString(buf, "null");
+			appendStringInfo(buf, ", \"emptied\": %s, \"rows\": " INT64_FORMAT "}",
+							 ty->emptied ? "true" : "false", ty->rows);
+			tfirst = false;
+		}
+		appendStringInfoString(buf, "]}");
+		first = false;
+	}
+	appendStringInfoChar(buf, ']');
+}
+
+/*
  * render_json: the plan as a JSON document (text, parsed to jsonb by the
  * caller).
  */
@@ -463,10 +629,12 @@ render_json(RsPlan *plan)
 		escape_json(&buf, r->command);
 		appendStringInfoString(&buf, ", \"run_as\": ");
 		escape_json(&buf, r->run_as);
-		appendStringInfoChar(&buf, '}');
+		appendStringInfo(&buf, ", \"phase\": \"%s\"}", r->before ? "before" : "after");
 		first = false;
 	}
 	appendStringInfoChar(&buf, ']');
+	appendStringInfo(&buf, ", \"restart_identity\": %s", plan->restart_identity ? "true" : "false");
+	json_kept_changes(&buf, plan);
 
 	appendStringInfoString(&buf, ", \"purge\": ");
 	if (!plan->uses_storage)
@@ -525,6 +693,30 @@ render_json(RsPlan *plan)
 	}
 	appendStringInfoString(&buf, ", \"blockers\": ");
 	json_strings(&buf, blockers);
+	appendStringInfoString(&buf, ", \"blocker_details\": [");
+	foreach(lc, plan->blockers)
+	{
+		RsBlocker  *b = (RsBlocker *) lfirst(lc);
+
+		appendStringInfoString(&buf, lc == list_head(plan->blockers) ? "{\"sqlstate\": " : ", {\"sqlstate\": ");
+		escape_json(&buf, unpack_sql_state(b->sqlstate));
+		appendStringInfoString(&buf, ", \"message\": ");
+		escape_json(&buf, b->message);
+		appendStringInfoString(&buf, ", \"detail\": ");
+		if (b->detail)
+			escape_json(&buf, b->detail);
+		else
+			appendStringInfoString(&buf, "null");
+		appendStringInfoString(&buf, ", \"hint\": ");
+		if (b->hint)
+			escape_json(&buf, b->hint);
+		else
+			appendStringInfoString(&buf, "null");
+		appendStringInfoString(&buf, ", \"fixes\": ");
+		json_strings(&buf, b->fixes);
+		appendStringInfoChar(&buf, '}');
+	}
+	appendStringInfoChar(&buf, ']');
 	appendStringInfoString(&buf, ", \"token\": ");
 	escape_json(&buf, plan->token);
 	appendStringInfoString(&buf, ", \"execute\": ");

@@ -6,17 +6,21 @@
  *
  * It covers:
  *	- the target: the cluster's system identifier and the database;
- *	- the configuration: registered tables (name, OID, action), rebuild
- *	  steps (label, command, role, search_path), storage and prefixes;
+ *	- the configuration: registered tables (name, OID, action, force),
+ *	  rebuild steps (label, command, role, search_path, phase), storage
+ *	  and prefixes, nullified columns, generic references, and whether
+ *	  sequences restart (reset_system.restart_identity);
  *	- the structure: every table in the schemas of registered tables
  *	  (registered or not, partitions included), every partition and child
- *	  of a table the reset empties (with its parent), and each storage
- *	  column's state and type.
+ *	  of a table the reset empties (with its parent), each storage
+ *	  column's state and type, and every foreign key from a kept table
+ *	  into an emptied one with what the reset does to its rows.
  *
  * Not the row counts: a plan reviewed on a busy database stays
  * executable.  Labels are cosmetic and left out.  A table added by a
  * migration, a partition attached, or a storage column retyped after the
- * plan was read makes the old token fail (RS002).
+ * plan was read makes the old token fail (RS002), and so does a foreign
+ * key whose ON DELETE action the reset would apply to kept rows.
  *
  *-------------------------------------------------------------------------
  */
@@ -60,16 +64,17 @@ rs_plan_compute_token(RsPlan *plan)
 	unsigned char *d;
 
 	initStringInfo(&canon);
-	appendStringInfo(&canon, "reset_system plan v2\n" UINT64_FORMAT "\n%u\n%s\n",
-					 plan->system_identifier, MyDatabaseId, plan->database);
+	appendStringInfo(&canon, "reset_system plan v3\n" UINT64_FORMAT "\n%u\n%s\nrestart identity %d\n",
+					 plan->system_identifier, MyDatabaseId, plan->database,
+					 (int) plan->restart_identity);
 	foreach(lc, plan->cfg->tables)
 	{
 		RsTable    *t = (RsTable *) lfirst(lc);
 
 		if (t->missing)
 			continue;
-		appendStringInfo(&canon, "table\t%s\t%u\t%s", t->qname, t->relid,
-						 rs_action_name(t->action));
+		appendStringInfo(&canon, "table\t%s\t%u\t%s%s", t->qname, t->relid,
+						 rs_action_name(t->action), t->force ? "\tforce" : "");
 		append_storage_columns(&canon, t);
 		appendStringInfoChar(&canon, '\n');
 	}
@@ -96,8 +101,38 @@ rs_plan_compute_token(RsPlan *plan)
 	{
 		RsRebuild  *r = (RsRebuild *) lfirst(lc);
 
-		appendStringInfo(&canon, "rebuild\t%s\t%s\t%s\t%s\n", r->label, r->command,
-						 r->run_as, r->search_path);
+		appendStringInfo(&canon, "rebuild\t%s\t%s\t%s\t%s%s\n", r->label, r->command,
+						 r->run_as, r->search_path, r->before ? "\tbefore" : "");
+	}
+	foreach(lc, plan->cfg->nullify)
+	{
+		RsNullify  *nl = (RsNullify *) lfirst(lc);
+		ListCell   *lc2;
+
+		appendStringInfo(&canon, "nullify\t%u", nl->relid);
+		foreach(lc2, nl->columns)
+			appendStringInfo(&canon, "\t%s", (char *) lfirst(lc2));
+		appendStringInfoChar(&canon, '\n');
+	}
+	foreach(lc, plan->cfg->generics)
+	{
+		RsGenericReg *g = (RsGenericReg *) lfirst(lc);
+
+		appendStringInfo(&canon, "generic\t%u\t%s\t%s\t%s\t%s\n", g->relid, g->type_column,
+						 g->id_column, g->targets ? g->targets : "", g->convention ? g->convention : "");
+	}
+	foreach(lc, plan->kept_fks)
+	{
+		RsKeptFk   *k = (RsKeptFk *) lfirst(lc);
+		ListCell   *lc2;
+
+		if (k->action == RS_KEPT_BLOCKED)
+			continue;
+		appendStringInfo(&canon, "kept fk\t%u\t%s\t%u\t%u\t%d", k->conoid, k->conname, k->relid,
+						 k->referenced, (int) k->action);
+		foreach(lc2, k->set_columns)
+			appendStringInfo(&canon, "\t%s", (char *) lfirst(lc2));
+		appendStringInfoChar(&canon, '\n');
 	}
 	if (plan->storage)
 	{

@@ -225,34 +225,42 @@ check_registered_inside(RsPlan *plan, RsTable *t)
 {
 	RsTable    *outer = find_registered(plan, t->covered_by);
 	RsMember   *m;
+	RsBlocker  *b;
+	char	   *take_out;
+	char	   *again;
 
 	if (outer == NULL || outer->action == t->action)
 		return;
 	m = find_member(outer, t->relid);
 	if (m == NULL)
 		return;
+	take_out = take_out_statement(m);
 	if (t->action == RS_ACTION_PRESERVE)
-		rs_plan_add_blocker(plan, ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-							psprintf("table \"%s\" is registered for preservation but is inside table \"%s\", which is registered for deletion",
-									 t->name, outer->name),
-							psprintf("\"%s\" is a %s of \"%s\": emptying \"%s\" empties it too.",
-									 t->name, kind_of(m), rs_qualified_name(m->parent, false), outer->name),
-							psprintf("Take it out of the tree to keep its rows: %s "
-									 "or let it be emptied with \"%s\": %s",
-									 take_out_statement(m), outer->name,
-									 rs_register_table_call(t->relid, RS_ACTION_DELETE, t->label,
-															t->storage_columns)));
+	{
+		again = rs_register_table_call(t->relid, RS_ACTION_DELETE, t->label, t->storage_columns);
+		b = rs_plan_add_blocker(plan, ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+								psprintf("table \"%s\" is registered for preservation but is inside table \"%s\", which is registered for deletion",
+										 t->name, outer->name),
+								psprintf("\"%s\" is a %s of \"%s\": emptying \"%s\" empties it too.",
+										 t->name, kind_of(m), rs_qualified_name(m->parent, false), outer->name),
+								psprintf("Take it out of the tree to keep its rows: %s "
+										 "or let it be emptied with \"%s\": %s",
+										 take_out, outer->name, again));
+	}
 	else
-		rs_plan_add_blocker(plan, ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-							psprintf("table \"%s\" is registered for deletion but is inside table \"%s\", which is registered for preservation",
-									 t->name, outer->name),
-							psprintf("\"%s\" is a %s of \"%s\": its rows are rows of \"%s\", which a reset keeps.",
-									 t->name, kind_of(m), rs_qualified_name(m->parent, false), outer->name),
-							psprintf("Take it out of the tree to empty it alone: %s "
-									 "or keep it with \"%s\": %s",
-									 take_out_statement(m), outer->name,
-									 rs_register_table_call(t->relid, RS_ACTION_PRESERVE, t->label,
-															t->storage_columns)));
+	{
+		again = rs_register_table_call(t->relid, RS_ACTION_PRESERVE, t->label, t->storage_columns);
+		b = rs_plan_add_blocker(plan, ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+								psprintf("table \"%s\" is registered for deletion but is inside table \"%s\", which is registered for preservation",
+										 t->name, outer->name),
+								psprintf("\"%s\" is a %s of \"%s\": its rows are rows of \"%s\", which a reset keeps.",
+										 t->name, kind_of(m), rs_qualified_name(m->parent, false), outer->name),
+								psprintf("Take it out of the tree to empty it alone: %s "
+										 "or keep it with \"%s\": %s",
+										 take_out, outer->name, again));
+	}
+	rs_blocker_fix(b, take_out);
+	rs_blocker_fix(b, again);
 }
 
 /*
@@ -313,31 +321,40 @@ rs_tree_analyze(RsPlan *plan)
 				if (list_member_oid(plan->effective_preserve, m->relid))
 				{
 					RsMember   *kept = find_kept_member(plan, m->relid);
+					RsBlocker  *b;
 
-					rs_plan_add_blocker(plan, ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-										psprintf("table \"%s\" inherits from \"%s\", which a reset empties, and from \"%s\", which it keeps",
-												 m->name, rs_qualified_name(m->parent, false),
-												 kept ? rs_qualified_name(kept->parent, false) : "?"),
-										psprintf("Emptying \"%s\" empties \"%s\", whose rows are also rows of a table registered for preservation.",
-												 root->name, m->name),
-										kept
-										? psprintf("Take it out of one of the two trees: %s or %s",
-												   take_out_statement(m), take_out_statement(kept))
-										: psprintf("Take it out of one of the trees, for example: %s",
-												   take_out_statement(m)));
+					b = rs_plan_add_blocker(plan, ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+											psprintf("table \"%s\" inherits from \"%s\", which a reset empties, and from \"%s\", which it keeps",
+													 m->name, rs_qualified_name(m->parent, false),
+													 kept ? rs_qualified_name(kept->parent, false) : "?"),
+											psprintf("Emptying \"%s\" empties \"%s\", whose rows are also rows of a table registered for preservation.",
+													 root->name, m->name),
+											kept
+											? psprintf("Take it out of one of the two trees: %s or %s",
+													   take_out_statement(m), take_out_statement(kept))
+											: psprintf("Take it out of one of the trees, for example: %s",
+													   take_out_statement(m)));
+					rs_blocker_fix(b, take_out_statement(m));
+					if (kept)
+						rs_blocker_fix(b, take_out_statement(kept));
 				}
 				else if (m->registered == NULL && !list_member_oid(plan->schemas, m->nspid))
-					rs_plan_add_blocker(plan, ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-										psprintf("%s \"%s\" of \"%s\" is not registered, and no table of schema \"%s\" is",
-												 kind_of(m), m->name, rs_qualified_name(m->parent, false),
-												 get_namespace_name(m->nspid)),
-										psprintf("Emptying \"%s\" empties every partition and inheritance child in its tree, in any schema; "
-												 "a reset empties no table that was never registered, nor one outside the schemas of registered tables.",
-												 root->name),
-										psprintf("Register it to be emptied with \"%s\": %s or take it out of the tree: %s",
-												 root->name,
-												 rs_register_table_call(m->relid, RS_ACTION_DELETE, get_rel_name(m->relid), NIL),
-												 take_out_statement(m)));
+				{
+					char	   *reg = rs_register_table_call(m->relid, RS_ACTION_DELETE, get_rel_name(m->relid), NIL);
+					RsBlocker  *b;
+
+					b = rs_plan_add_blocker(plan, ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+											psprintf("%s \"%s\" of \"%s\" is not registered, and no table of schema \"%s\" is",
+													 kind_of(m), m->name, rs_qualified_name(m->parent, false),
+													 get_namespace_name(m->nspid)),
+											psprintf("Emptying \"%s\" empties every partition and inheritance child in its tree, in any schema; "
+													 "a reset empties no table that was never registered, nor one outside the schemas of registered tables.",
+													 root->name),
+											psprintf("Register it to be emptied with \"%s\": %s or take it out of the tree: %s",
+													 root->name, reg, take_out_statement(m)));
+					rs_blocker_fix(b, reg);
+					rs_blocker_fix(b, take_out_statement(m));
+				}
 			}
 			i++;
 		}

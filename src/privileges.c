@@ -60,10 +60,19 @@ static const char *const unlock_functions[] = {
 	"reset_unlock(interval)", "reset_lock()"
 };
 
-/* the third is reset_register_rebuild, whose signature depends on the version */
 static const char *const configure_functions[] = {
+	"reset_register_table(regclass, text, text, text[], boolean)", "reset_register_schema(name, text[])",
+	"reset_register_rebuild(text, text, boolean, text)", "reset_unregister(regclass)",
+	"reset_unregister_rebuild(text)", "reset_register_prefix(text)",
+	"reset_unregister_prefix(text)", "reset_seed_object(text, text)",
+	"reset_register_nullify(regclass, text[])", "reset_unregister_nullify(regclass)",
+	"reset_register_generic(regclass, text, text, jsonb, text)", "reset_unregister_generic(regclass, text)"
+};
+
+/* the same at 1.0, where the registration functions had fewer arguments */
+static const char *const configure_functions_1_0[] = {
 	"reset_register_table(regclass, text, text, text[])", "reset_register_schema(name, text[])",
-	"reset_register_rebuild(text, text, boolean)", "reset_unregister(regclass)",
+	"reset_register_rebuild(text, text)", "reset_unregister(regclass)",
 	"reset_unregister_rebuild(text)", "reset_register_prefix(text)",
 	"reset_unregister_prefix(text)", "reset_seed_object(text, text)"
 };
@@ -146,12 +155,10 @@ reset_grant_operator(PG_FUNCTION_ARGS)
 		grant_all(store, tupdesc, schema, role, unlock_functions, lengthof(unlock_functions));
 	if (!PG_ARGISNULL(2) && PG_GETARG_BOOL(2))
 	{
-		const char *configure[lengthof(configure_functions)];
-
-		memcpy(configure, configure_functions, sizeof(configure_functions));
-		if (s.catalog_version < RS_CATALOG_1_1)
-			configure[2] = "reset_register_rebuild(text, text)";
-		grant_all(store, tupdesc, schema, role, configure, lengthof(configure));
+		if (s.catalog_version >= RS_CATALOG_1_1)
+			grant_all(store, tupdesc, schema, role, configure_functions, lengthof(configure_functions));
+		else
+			grant_all(store, tupdesc, schema, role, configure_functions_1_0, lengthof(configure_functions_1_0));
 	}
 
 	/* what the role still lacks on the application's tables */

@@ -1,7 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * rebuild.c
- *	  Run the registered rebuild steps after the deletes, in order.
+ *	  Run the registered steps in order: the rebuild steps after the
+ *	  deletes, and the steps registered with phase 'before' after the
+ *	  reset's locks and before the deletes.
  *
  * Each step is SQL run through SPI in the reset's transaction, as the
  * role that registered it and with the search_path it had then (like a
@@ -41,7 +43,7 @@ rebuild_context(void *arg)
 {
 	RsRebuild  *r = (RsRebuild *) arg;
 
-	errcontext("reset_system rebuild step \"%s\"", r->label);
+	errcontext("reset_system %s step \"%s\"", r->before ? "before" : "rebuild", r->label);
 }
 
 /* What the statements of a step did: a verb and a count. */
@@ -200,10 +202,12 @@ run_step(RsRebuild *r)
 }
 
 /*
- * rs_run_rebuilds: run every step; append and NOTICE one line per step.
+ * rs_run_rebuilds: run every step of one phase (before: the steps that run
+ * after the locks and before the deletes; else the rebuild steps after
+ * them); append and NOTICE one line per step.
  */
 void
-rs_run_rebuilds(RsSession *s, RsPlan *plan, StringInfo report)
+rs_run_rebuilds(RsSession *s, RsPlan *plan, StringInfo report, bool before)
 {
 	ListCell   *lc;
 	Oid			save_userid;
@@ -215,6 +219,9 @@ rs_run_rebuilds(RsSession *s, RsPlan *plan, StringInfo report)
 		ErrorContextCallback ctx;
 		int			nest;
 		char	   *line;
+
+		if (r->before != before)
+			continue;
 
 		ctx.callback = rebuild_context;
 		ctx.arg = r;
@@ -234,7 +241,8 @@ rs_run_rebuilds(RsSession *s, RsPlan *plan, StringInfo report)
 
 		error_context_stack = ctx.previous;
 
-		line = psprintf("Rebuild \"%s\": %s.", r->label, r->did);
+		line = before ? psprintf("Step \"%s\" (before the deletes): %s.", r->label, r->did)
+			: psprintf("Rebuild \"%s\": %s.", r->label, r->did);
 		ereport(NOTICE, (errmsg_internal("%s", line)));
 		appendStringInfo(report, "%s\n", line);
 	}

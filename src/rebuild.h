@@ -15,7 +15,7 @@
 #include "internal.h"
 #include "plan.h"
 
-extern void rs_run_rebuilds(RsSession *s, RsPlan *plan, StringInfo report);
+extern void rs_run_rebuilds(RsSession *s, RsPlan *plan, StringInfo report, bool before);
 
 /* rebuild_check.c: what a rebuild command may contain */
 extern void rs_rebuild_check_command(RsSession *s, const char *label, const char *command);

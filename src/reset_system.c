@@ -36,6 +36,7 @@ char	   *rs_environment = NULL;
 int			rs_lock_timeout_ms = 5000;
 int			rs_mode = RS_MODE_TRUNCATE;
 int			rs_small_table_rows = 1000;
+bool		rs_restart_identity = true;
 char	   *rs_protected_environments = NULL;
 bool		rs_allow_reset = true;
 int			rs_max_rows = 0;
@@ -330,6 +331,16 @@ _PG_init(void)
 							PGC_USERSET,
 							0,
 							NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("reset_system.restart_identity",
+							 "Restart the sequences of the tables a reset empties at their start value.",
+							 "off continues them where they are, so that an id a stale reference still holds "
+							 "(in another system, a cache, a generic reference) is never given to a new row.",
+							 &rs_restart_identity,
+							 true,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
 
 	define_safety_settings();
 	define_purge_settings();

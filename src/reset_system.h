@@ -53,6 +53,7 @@ extern bool rs_allow_reset;
 extern int	rs_max_rows;
 extern bool rs_terminate_blockers;
 extern char *rs_webhook_url;
+extern bool rs_restart_identity;
 
 extern const char *rs_mode_name(int mode);
 

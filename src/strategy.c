@@ -3,7 +3,8 @@
  * strategy.c
  *	  Decide how each deleted table is emptied, and empty them.
  *
- * Two ways reach the same end state (no rows, owned sequences restarted):
+ * Two ways reach the same end state (no rows, owned sequences restarted,
+ * or left where they are with reset_system.restart_identity off):
  *
  *	- TRUNCATE ... RESTART IDENTITY: constant time per table, but it
  *	  creates new files for the table, its TOAST table and every index.
@@ -26,11 +27,12 @@
  * The small tables of truncate mode are emptied together, RS_DELETE_BATCH
  * tables per statement (data-modifying CTEs), with session_replication_role
  * set to replica for those statements only, so that no foreign-key trigger
- * fires.  That is the reasoning TRUNCATE itself follows: the plan refuses
- * any foreign key into a deleted table from a table the reset does not
- * empty, every table involved is held under ACCESS EXCLUSIVE lock, and
- * these tables have no user triggers or rules to skip, so the checks could
- * only ever look at tables that end empty.  Checking them row by row was
+ * fires.  That is the reasoning TRUNCATE itself follows: a table the
+ * reset keeps may reference a deleted table only when the reset has set
+ * those references to NULL first (the plan refuses any other), every
+ * table involved is held under ACCESS EXCLUSIVE lock, and these tables
+ * have no user triggers or rules to skip, so the checks could only ever
+ * look at tables that end empty or at keys that point nowhere.  Checking them row by row was
  * most of the time a reset of many small tables took.
  *
  * In delete mode everything is emptied with DELETE, children before
@@ -413,7 +415,9 @@ run_small_deletes(List *tables)
  * rs_strategy_run: empty the deleted tables as decided.  TRUNCATE first
  * (truncated tables may reference DELETE-path tables, never the other way
  * round), then in truncate mode the small tables in batches, in delete
- * mode the DELETE groups children first; then the sequences.
+ * mode the DELETE groups children first; then the sequences.  Kept tables
+ * that reference a truncated table have had their foreign keys dropped
+ * (kept_run.c); the kept rows of every other one point nowhere any more.
  */
 void
 rs_strategy_run(RsPlan *plan)
@@ -436,7 +440,8 @@ rs_strategy_run(RsPlan *plan)
 			small = lappend(small, t);
 		maxorder = Max(maxorder, t->order);
 	}
-	appendStringInfoString(&sql, " RESTART IDENTITY");
+	if (plan->restart_identity)
+		appendStringInfoString(&sql, " RESTART IDENTITY");
 	if (ntruncate > 0)
 		rs_spi(sql.data, 0, NULL, NULL, NULL, false, SPI_OK_UTILITY);
 
@@ -460,6 +465,9 @@ rs_strategy_run(RsPlan *plan)
 		}
 	}
 
+	/* reset_system.restart_identity off: sequences go on where they are */
+	if (!plan->restart_identity)
+		return;
 	foreach(lc, plan->delete_tables)
 	{
 		RsTable    *t = (RsTable *) lfirst(lc);

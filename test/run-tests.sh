@@ -149,6 +149,7 @@ run_local() {
             install_s3rver
             install_azurite
             install_pg_cron
+            install_django
             setup_app_user
             say "integration tests (TAP, PostgreSQL $PGVER)"
             log=$RS_LOGS/tap-$PGVER.log

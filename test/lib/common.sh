@@ -105,6 +105,14 @@ install_pg_cron() {
     done
 }
 
+# install_django: Debian's Django, psycopg2, django-guardian and
+# django-taggit, for the Django integration test (test/t/081_django.pl).
+# Each Debian release has its own versions (Django 3.2 on Debian 12, 4.2
+# on 13, 5.x on unstable); the test project is written for all of them.
+install_django() {
+    install_packages python3 python3-django python3-psycopg2 python3-django-guardian python3-django-taggit
+}
+
 # install_s3rver: s3rver (an S3-compatible server, from the npm registry)
 # for the S3 tests and benchmarks, in a cache directory shared by runs.
 # Installs Debian's npm first when there is none.  Sets S3RVER_BIN, or
