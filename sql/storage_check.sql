@@ -40,7 +40,8 @@ SELECT reset_configure_storage('http', '{"base_url": "http://127.0.0.1:9/dav"}')
 SELECT reset_configure_storage('s3', '{"bucket": "ok-bucket", "endpoint": "http://127.0.0.1:9", "path_style": true}');
 SELECT check_name, ok, regexp_replace(detail, 'http://127.0.0.1:9: .*', 'http://127.0.0.1:9: <connection error>') AS detail
 FROM reset_storage_check();
--- and so does the plan, as a warning (the result is reused for a while)
+-- and so does the plan, as a warning (a plan's check is reused by plans
+-- with the same token for a while)
 SELECT line FROM test_plan() WHERE line ~ 'Storage check|127.0.0.1';
 SELECT w ~ '^storage check "reachable" failed' AS warned, p -> 'storage_check' ->> 'cached' AS cached
 FROM reset_plan_json() p, jsonb_array_elements_text(p -> 'warnings') w;

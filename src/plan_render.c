@@ -40,17 +40,19 @@ static void
 check_storage(RsSession *s, RsPlan *plan, bool may_probe)
 {
 	RsStorageConfig *st = plan->storage;
+	char	   *key;
 	ListCell   *lc;
 
 	if (rs_storage_check_cache_ms < 0 || st == NULL || st->backend == NULL ||
 		st->driver == NULL || st->foreign)
 		return;
+	key = rs_storage_check_key(st, plan->token);
 	if (rs_storage_check_cache_ms > 0)
-		plan->storage_checks = rs_storage_check_cached(s, st->location, rs_storage_check_cache_ms,
+		plan->storage_checks = rs_storage_check_cached(s, key, rs_storage_check_cache_ms,
 													   &plan->storage_checked_at);
 	plan->storage_check_cached = plan->storage_checks != NIL;
 	if (plan->storage_checks == NIL && may_probe)
-		plan->storage_checks = rs_storage_check_run(st, Min(rs_storage_timeout_ms, RS_PLAN_CHECK_TIMEOUT_MS),
+		plan->storage_checks = rs_storage_check_run(st, key, Min(rs_storage_timeout_ms, RS_PLAN_CHECK_TIMEOUT_MS),
 													&plan->storage_checked_at,
 													&plan->storage_check_error);
 	if (plan->storage_check_error)

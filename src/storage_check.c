@@ -55,7 +55,7 @@ typedef struct CheckShared
 	int			timeout_ms;
 	char		backend[NAMEDATALEN];
 	Size		options_off;	/* offsets into data */
-	Size		location_off;
+	Size		key_off;		/* the cache key the answer is kept under */
 	Size		answer_off;
 	Size		answer_room;
 	bool		answered;		/* set by the worker when the answer is complete */
@@ -208,7 +208,7 @@ rs_storage_check_main(Datum arg)
 		checks = probe(driver, sh->data + sh->options_off);
 	write_answer(sh, checks);
 	if (!RecoveryInProgress())
-		record(sh->data + sh->location_off, checks, sh->checked_at);
+		record(sh->data + sh->key_off, checks, sh->checked_at);
 
 	SPI_finish();
 	PopActiveSnapshot();
@@ -219,11 +219,14 @@ rs_storage_check_main(Datum arg)
 }
 
 /*
- * rs_storage_check_run: run the check worker and wait for its answer.
- * Returns NULL (with *why set) when it could not run.
+ * rs_storage_check_run: run the check worker and wait for its answer,
+ * which it keeps in reset_system.storage_checks under cache_key (see
+ * rs_storage_check_key).  Returns NULL (with *why set) when it could not
+ * run.
  */
 List *
-rs_storage_check_run(RsStorageConfig *cfg, int timeout_ms, TimestampTz *checked_at, char **why)
+rs_storage_check_run(RsStorageConfig *cfg, const char *cache_key, int timeout_ms,
+					 TimestampTz *checked_at, char **why)
 {
 	dsm_segment *seg;
 	CheckShared *sh;
@@ -236,7 +239,7 @@ rs_storage_check_run(RsStorageConfig *cfg, int timeout_ms, TimestampTz *checked_
 	char	   *line;
 	char	   *save;
 	Size		olen = strlen(cfg->options) + 1;
-	Size		llen = strlen(cfg->location) + 1;
+	Size		llen = strlen(cache_key) + 1;
 
 	*why = NULL;
 	seg = dsm_create(offsetof(CheckShared, data) + olen + llen + RS_CHECK_ANSWER_SIZE, 0);
@@ -247,8 +250,8 @@ rs_storage_check_run(RsStorageConfig *cfg, int timeout_ms, TimestampTz *checked_
 	strlcpy(sh->backend, cfg->backend, NAMEDATALEN);
 	sh->options_off = 0;
 	memcpy(sh->data, cfg->options, olen);
-	sh->location_off = olen;
-	memcpy(sh->data + olen, cfg->location, llen);
+	sh->key_off = olen;
+	memcpy(sh->data + olen, cache_key, llen);
 	sh->answer_off = olen + llen;
 	sh->answer_room = RS_CHECK_ANSWER_SIZE;
 
@@ -312,11 +315,27 @@ rs_storage_check_run(RsStorageConfig *cfg, int timeout_ms, TimestampTz *checked_
 }
 
 /*
- * rs_storage_check_cached: the last check of this location if it is at
- * most max_age_ms old, else NIL.  Runs inside the caller's SPI connection.
+ * rs_storage_check_key: what a check is kept under.  A plan's check also
+ * looks where that plan's purge would act (the directories of its keys),
+ * so it is only reused by a plan with the same token (the same
+ * configuration and structure); a check run on its own is kept under the
+ * location alone.
+ */
+char *
+rs_storage_check_key(RsStorageConfig *cfg, const char *plan_token)
+{
+	if (plan_token == NULL)
+		return pstrdup(cfg->location);
+	return psprintf("%s (plan %s)", cfg->location, plan_token);
+}
+
+/*
+ * rs_storage_check_cached: the last check kept under cache_key if it is
+ * at most max_age_ms old, else NIL.  Runs inside the caller's SPI
+ * connection.
  */
 List *
-rs_storage_check_cached(RsSession *s, const char *location, int max_age_ms,
+rs_storage_check_cached(RsSession *s, const char *cache_key, int max_age_ms,
 						TimestampTz *checked_at)
 {
 	Oid			argtypes[2] = {TEXTOID, TIMESTAMPTZOID};
@@ -324,7 +343,7 @@ rs_storage_check_cached(RsSession *s, const char *location, int max_age_ms,
 	List	   *checks = NIL;
 	int			n;
 
-	values[0] = CStringGetTextDatum(location);
+	values[0] = CStringGetTextDatum(cache_key);
 	values[1] = TimestampTzGetDatum(TimestampTzPlusMilliseconds(GetCurrentTimestamp(), -max_age_ms));
 	rs_as_owner_begin(s);
 	n = rs_spi("SELECT check_name, ok, detail, checked_at FROM reset_system.storage_checks"
@@ -372,7 +391,7 @@ reset_storage_check(PG_FUNCTION_ARGS)
 				 errmsg("no storage backend is configured in database \"%s\"", get_database_name(MyDatabaseId)),
 				 errhint("Configure one first, e.g. SELECT reset_configure_storage('s3', '{\"bucket\": \"my-app-uploads\", \"region\": \"eu-west-1\"}');")));
 
-	checks = rs_storage_check_run(cfg, rs_storage_timeout_ms, &at, &why);
+	checks = rs_storage_check_run(cfg, rs_storage_check_key(cfg, NULL), rs_storage_timeout_ms, &at, &why);
 	if (checks == NIL && why)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),

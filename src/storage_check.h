@@ -18,7 +18,9 @@
 #include "storage.h"
 #include "storage_config.h"
 
-extern List *rs_storage_check_run(RsStorageConfig *cfg, int timeout_ms, TimestampTz *checked_at, char **why);
+extern char *rs_storage_check_key(RsStorageConfig *cfg, const char *plan_token);
+extern List *rs_storage_check_run(RsStorageConfig *cfg, const char *cache_key, int timeout_ms,
+								  TimestampTz *checked_at, char **why);
 extern List *rs_storage_check_cached(RsSession *s, const char *location, int max_age_ms,
 									 TimestampTz *checked_at);
 

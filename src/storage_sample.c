@@ -190,6 +190,11 @@ take_sample(RsDirSample *sample, int limit)
 			continue;
 		foreach(lc2, t->storage_columns)
 		{
+			Oid			type;
+
+			/* a column dropped, renamed or retyped is a blocker of the plan */
+			if (rs_storage_column_state(t->relid, (char *) lfirst(lc2), &type) != RS_COLUMN_OK)
+				continue;
 			columns = lappend(columns, t);
 			columns = lappend(columns, lfirst(lc2));
 		}
