@@ -46,8 +46,11 @@ static List *terminate_holders(List *relids);
 static bool wait_for_locks(List *pending, LOCKMODE mode, int timeout_ms, bool report);
 
 /*
- * describe_holders: one line per session holding or awaiting a lock on
- * relid, for the error detail.  Returns NULL when nobody does any more.
+ * describe_holders: one entry per session holding or awaiting a lock on
+ * relid, for the error detail: a session holding several modes (a reset
+ * running in another session holds three) is listed once, with each mode
+ * it holds and awaits.  *pids gets each session's pid once.  Returns NULL
+ * when nobody holds or awaits a lock any more.
  */
 static char *
 describe_holders(Oid relid, List **pids)
@@ -62,14 +65,17 @@ describe_holders(Oid relid, List **pids)
 	n = rs_spi("SELECT l.pid, a.usename::pg_catalog.text, a.application_name, a.state,"
 			   " pg_catalog.date_trunc('second', pg_catalog.clock_timestamp()"
 			   "   OPERATOR(pg_catalog.-) a.xact_start)::pg_catalog.text,"
-			   " l.mode, l.granted"
+			   " pg_catalog.string_agg(l.mode, ', ' ORDER BY l.mode) FILTER (WHERE l.granted),"
+			   " pg_catalog.string_agg(l.mode, ', ' ORDER BY l.mode) FILTER (WHERE NOT l.granted)"
 			   " FROM pg_catalog.pg_locks l"
 			   " LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid OPERATOR(pg_catalog.=) l.pid"
 			   " WHERE l.locktype OPERATOR(pg_catalog.=) 'relation'"
 			   "   AND l.relation OPERATOR(pg_catalog.=) $1"
 			   "   AND l.database OPERATOR(pg_catalog.=) $2"
 			   "   AND l.pid IS DISTINCT FROM pg_catalog.pg_backend_pid()"
-			   " ORDER BY l.granted DESC, l.pid",
+			   " GROUP BY l.pid, l.virtualtransaction, a.usename, a.application_name,"
+			   "   a.state, a.xact_start"
+			   " ORDER BY pg_catalog.bool_or(l.granted) DESC, l.pid",
 			   2, argtypes, values, NULL, false, SPI_OK_SELECT);
 	if (n == 0)
 		return NULL;
@@ -81,25 +87,32 @@ describe_holders(Oid relid, List **pids)
 		char	   *app = rs_spi_text(i, 2);
 		char	   *state = rs_spi_text(i, 3);
 		char	   *age = rs_spi_text(i, 4);
-		char	   *mode = rs_spi_text(i, 5);
-		bool		granted = rs_spi_bool(i, 6);
+		char	   *held = rs_spi_text(i, 5);
+		char	   *awaited = rs_spi_text(i, 6);
+		char	   *modes;
+
+		if (held && awaited)
+			modes = psprintf("holds %s and waits for %s", held, awaited);
+		else if (held)
+			modes = psprintf("holds %s", held);
+		else
+			modes = psprintf("waits for %s", awaited ? awaited : "a lock");
 
 		if (i > 0)
 			appendStringInfoString(&buf, "; ");
 		if (rs_spi_isnull(i, 0))
 		{
-			appendStringInfo(&buf, "a prepared transaction (%s %s)",
-							 granted ? "holds" : "awaits", mode);
+			appendStringInfo(&buf, "a prepared transaction (%s)", modes);
 			continue;
 		}
 		*pids = lappend_int(*pids, (int) rs_spi_int64(i, 0, 0));
-		appendStringInfo(&buf, "pid %s (user \"%s\", application \"%s\", %s%s%s, %s %s)",
+		appendStringInfo(&buf, "pid %s (user \"%s\", application \"%s\", %s%s%s, %s)",
 						 rs_spi_text(i, 0),
 						 user ? user : "?",
 						 (app && app[0]) ? app : "-",
 						 state ? state : "state not visible",
 						 age ? ", transaction open for " : "", age ? age : "",
-						 granted ? "holds" : "waits for", mode);
+						 modes);
 	}
 	return buf.data;
 }
