@@ -39,6 +39,40 @@ SELECT cmd, test_register(cmd) FROM unnest(ARRAY[
     'PREPARE TRANSACTION ''x'''
 ]) AS cmd;
 
+-- statements SPI cannot run, or that refuse a transaction block only for
+-- some objects (a partitioned table, as the search_path finds it now) or
+-- options (a subscription that creates a slot or refreshes); one inside
+-- CREATE SCHEMA; settings only a transaction's first statement may change
+CREATE TABLE store.parted (id int) PARTITION BY RANGE (id);
+CREATE TABLE store.parted_1 PARTITION OF store.parted FOR VALUES FROM (0) TO (10);
+CREATE INDEX parted_id ON store.parted (id);
+SELECT cmd, test_register(cmd) FROM unnest(ARRAY[
+    'COPY store.coupons TO STDOUT',
+    'COPY store.coupons (code) FROM STDIN',
+    'REINDEX TABLE store.parted',
+    'REINDEX INDEX store.parted_id',
+    'REINDEX TABLE store.parted_1',
+    'CLUSTER store.parted USING parted_id',
+    'ALTER TABLE store.parted DETACH PARTITION store.parted_1 CONCURRENTLY',
+    'ALTER TABLE store.parted DETACH PARTITION store.parted_1',
+    'CREATE SUBSCRIPTION rs_sub CONNECTION ''dbname=x'' PUBLICATION p',
+    'CREATE SUBSCRIPTION rs_sub CONNECTION ''dbname=x'' PUBLICATION p WITH (connect = false)',
+    'ALTER SUBSCRIPTION rs_sub REFRESH PUBLICATION',
+    'ALTER SUBSCRIPTION rs_sub SET PUBLICATION p',
+    'ALTER SUBSCRIPTION rs_sub SET PUBLICATION p WITH (refresh = false)',
+    'CREATE SCHEMA rs_never CREATE INDEX CONCURRENTLY ON store.coupons (code)',
+    'SET TRANSACTION ISOLATION LEVEL SERIALIZABLE',
+    'SET TRANSACTION READ ONLY',
+    'SET LOCAL transaction_read_only = on',
+    'RESET transaction_isolation',
+    'SET LOCAL work_mem = ''8MB'''
+]) AS cmd;
+SET search_path = store, public;
+SELECT test_register('REINDEX TABLE parted');
+RESET search_path;
+SELECT test_register('REINDEX TABLE parted');
+DROP TABLE store.parted;
+
 -- DO blocks in PL/pgSQL that commit or roll back are found; a variable
 -- or column named "commit" is not a COMMIT, nor is one in a string
 SELECT test_register($q$DO $b$BEGIN INSERT INTO store.coupons (code) VALUES ('A'); COMMIT; END$b$$q$);

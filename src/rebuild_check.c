@@ -11,11 +11,19 @@
  *
  *	- transaction control: BEGIN, COMMIT, ROLLBACK, SAVEPOINT, PREPARE
  *	  TRANSACTION, ...;
+ *	- SET TRANSACTION and the transaction_* settings, which only a
+ *	  transaction's first statement may set (or which would make the rest
+ *	  of the reset read-only);
  *	- statements that refuse to run in a transaction block: VACUUM, CREATE
  *	  INDEX / DROP INDEX / REINDEX ... CONCURRENTLY, REINDEX SCHEMA,
- *	  DATABASE and SYSTEM, CLUSTER without a table, ALTER SYSTEM, CREATE and
- *	  DROP DATABASE, ALTER DATABASE ... SET TABLESPACE, CREATE and DROP
- *	  TABLESPACE, DISCARD ALL;
+ *	  DATABASE and SYSTEM, REINDEX and CLUSTER of a partitioned table (as
+ *	  the registrant's search_path finds it now), CLUSTER without a table,
+ *	  ALTER TABLE ... DETACH PARTITION ... CONCURRENTLY, ALTER SYSTEM,
+ *	  CREATE and DROP DATABASE, ALTER DATABASE ... SET TABLESPACE, CREATE
+ *	  and DROP TABLESPACE, DISCARD ALL, CREATE SUBSCRIPTION that creates a
+ *	  slot, ALTER SUBSCRIPTION that refreshes, DROP SUBSCRIPTION of a
+ *	  subscription that has a slot now; also inside CREATE SCHEMA;
+ *	- COPY to or from the client (STDIN, STDOUT), which SPI cannot run;
  *	- a DO block in PL/pgSQL whose body commits or rolls back;
  *	- CALL of a PL/pgSQL procedure (found through the registrant's
  *	  search_path) whose body commits or rolls back.
@@ -23,23 +31,27 @@
  * What cannot be seen from the text is not caught: a COMMIT in a string
  * run by EXECUTE, in a procedure called from a function or a DO block, in
  * a procedure created after the registration or in another language, and
- * subscription commands (whether they may run in a transaction depends on
- * their options and the subscription).  Those fail when the reset runs,
- * and the reset rolls back.
+ * objects that change kind after the registration (a table partitioned
+ * later, a subscription given a slot later).  Those fail when the reset
+ * runs, and the reset rolls back.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "commands/defrem.h"
 #include "common/keywords.h"
 #include "nodes/parsenodes.h"
 #include "parser/scanner.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
 #include "compat.h"
+#include "internal.h"
 #include "rebuild.h"
 #include "render.h"
 #include "reset_system.h"
@@ -219,12 +231,95 @@ reindex_concurrently(ReindexStmt *stmt)
 }
 
 /*
+ * partitioned: is rv a partitioned table or index, as the registrant's
+ * search_path finds it now?  (A REINDEX or CLUSTER of one refuses to run
+ * in a transaction block; of anything else, or of nothing yet, it runs.)
+ */
+static bool
+partitioned(RsSession *s, RangeVar *rv)
+{
+	int			nest;
+	Oid			relid;
+	char		kind;
+
+	if (rv == NULL)
+		return false;
+	nest = rs_use_caller_search_path(s);
+	relid = RangeVarGetRelid(rv, NoLock, true);
+	rs_restore_settings(nest);
+	if (!OidIsValid(relid))
+		return false;
+	kind = get_rel_relkind(relid);
+	return kind == RELKIND_PARTITIONED_TABLE || kind == RELKIND_PARTITIONED_INDEX;
+}
+
+/*
+ * option_bool: the boolean option "name" of a DefElem list, else dflt.
+ */
+static bool
+option_bool(List *options, const char *name, bool dflt)
+{
+	ListCell   *lc;
+
+	foreach(lc, options)
+	{
+		DefElem    *d = lfirst_node(DefElem, lc);
+
+		if (strcmp(d->defname, name) == 0)
+			return defGetBoolean(d);
+	}
+	return dflt;
+}
+
+/*
+ * subscription_has_slot: does the subscription of that name in this
+ * database have a replication slot now?
+ */
+static bool
+subscription_has_slot(const char *name)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1];
+	bool		found;
+
+	values[0] = CStringGetTextDatum(name);
+	SPI_connect();
+	found = rs_spi("SELECT 1 FROM pg_catalog.pg_subscription"
+				   " WHERE subname OPERATOR(pg_catalog.=) $1::pg_catalog.name"
+				   "   AND subdbid OPERATOR(pg_catalog.=) (SELECT oid FROM pg_catalog.pg_database"
+				   "        WHERE datname OPERATOR(pg_catalog.=) pg_catalog.current_database())"
+				   "   AND subslotname IS NOT NULL",
+				   1, argtypes, values, NULL, true, SPI_OK_SELECT) > 0;
+	SPI_finish();
+	return found;
+}
+
+/*
+ * detach_concurrently: ALTER TABLE ... DETACH PARTITION ... CONCURRENTLY.
+ */
+static bool
+detach_concurrently(AlterTableStmt *stmt)
+{
+	ListCell   *lc;
+
+	foreach(lc, stmt->cmds)
+	{
+		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+
+		if (cmd->subtype == AT_DetachPartition && cmd->def != NULL &&
+			IsA(cmd->def, PartitionCmd) && ((PartitionCmd *) cmd->def)->concurrent)
+			return true;
+	}
+	return false;
+}
+
+/*
  * outside_transaction_only: the statement's name when it refuses to run
  * inside a transaction block, else NULL; *hint says what to write
  * instead.
  */
 static const char *
-outside_transaction_only(Node *stmt, const char **hint)
+outside_transaction_only(RsSession *s, Node *stmt, const char **hint)
 {
 	*hint = "Run it outside the reset, before or after it.";
 	switch (nodeTag(stmt))
@@ -260,13 +355,72 @@ outside_transaction_only(Node *stmt, const char **hint)
 					return r->kind == REINDEX_OBJECT_SCHEMA ? "REINDEX SCHEMA"
 						: r->kind == REINDEX_OBJECT_DATABASE ? "REINDEX DATABASE" : "REINDEX SYSTEM";
 				}
+				if ((r->kind == REINDEX_OBJECT_TABLE || r->kind == REINDEX_OBJECT_INDEX) &&
+					partitioned(s, r->relation))
+				{
+					*hint = "Reindex its partitions one by one (REINDEX TABLE partition), which can run inside the reset.";
+					return "REINDEX of a partitioned table or index";
+				}
 				return NULL;
 			}
 		case T_ClusterStmt:
-			if (((ClusterStmt *) stmt)->relation != NULL)
+			if (((ClusterStmt *) stmt)->relation == NULL)
+			{
+				*hint = "Name the table (CLUSTER table USING index), which can run inside the reset.";
+				return "CLUSTER without a table";
+			}
+			if (partitioned(s, ((ClusterStmt *) stmt)->relation))
+			{
+				*hint = "Cluster its partitions one by one, which can run inside the reset.";
+				return "CLUSTER of a partitioned table";
+			}
+			return NULL;
+		case T_AlterTableStmt:
+			if (!detach_concurrently((AlterTableStmt *) stmt))
 				return NULL;
-			*hint = "Name the table (CLUSTER table USING index), which can run inside the reset.";
-			return "CLUSTER without a table";
+			*hint = "Leave out CONCURRENTLY: inside the reset's transaction a plain DETACH PARTITION does the same.";
+			return "ALTER TABLE ... DETACH PARTITION ... CONCURRENTLY";
+		case T_CreateSubscriptionStmt:
+			{
+				List	   *opts = ((CreateSubscriptionStmt *) stmt)->options;
+
+				if (!option_bool(opts, "create_slot", option_bool(opts, "connect", true)))
+					return NULL;
+				*hint = "Create the subscription outside the reset, or with create_slot = false and a slot made beforehand.";
+				return "CREATE SUBSCRIPTION that creates a replication slot";
+			}
+		case T_AlterSubscriptionStmt:
+			{
+				AlterSubscriptionStmt *a = (AlterSubscriptionStmt *) stmt;
+
+				*hint = "Refresh the subscription outside the reset, or pass refresh = false.";
+				if (a->kind == ALTER_SUBSCRIPTION_REFRESH)
+					return "ALTER SUBSCRIPTION ... REFRESH PUBLICATION";
+				if ((a->kind == ALTER_SUBSCRIPTION_SET_PUBLICATION ||
+					 a->kind == ALTER_SUBSCRIPTION_ADD_PUBLICATION ||
+					 a->kind == ALTER_SUBSCRIPTION_DROP_PUBLICATION) &&
+					option_bool(a->options, "refresh", true))
+					return "ALTER SUBSCRIPTION ... PUBLICATION with refresh";
+				return NULL;
+			}
+		case T_DropSubscriptionStmt:
+			if (!subscription_has_slot(((DropSubscriptionStmt *) stmt)->subname))
+				return NULL;
+			*hint = "Drop it outside the reset, or first detach its slot: ALTER SUBSCRIPTION ... DISABLE; ALTER SUBSCRIPTION ... SET (slot_name = NONE);";
+			return "DROP SUBSCRIPTION of a subscription with a replication slot";
+		case T_CreateSchemaStmt:
+			{
+				ListCell   *lc;
+
+				foreach(lc, ((CreateSchemaStmt *) stmt)->schemaElts)
+				{
+					const char *what = outside_transaction_only(s, (Node *) lfirst(lc), hint);
+
+					if (what != NULL)
+						return what;
+				}
+				return NULL;
+			}
 		case T_AlterSystemStmt:
 			*hint = "Change server settings outside the reset.";
 			return "ALTER SYSTEM";
@@ -295,6 +449,38 @@ outside_transaction_only(Node *stmt, const char **hint)
 		default:
 			return NULL;
 	}
+}
+
+/*
+ * sets_transaction: SET TRANSACTION ..., SET TRANSACTION SNAPSHOT, or a
+ * SET or RESET of transaction_isolation, transaction_read_only or
+ * transaction_deferrable.
+ */
+static bool
+sets_transaction(Node *stmt)
+{
+	VariableSetStmt *v;
+
+	if (!IsA(stmt, VariableSetStmt))
+		return false;
+	v = (VariableSetStmt *) stmt;
+	if (v->name == NULL)
+		return false;
+	return pg_strcasecmp(v->name, "TRANSACTION") == 0 ||
+		pg_strcasecmp(v->name, "TRANSACTION SNAPSHOT") == 0 ||
+		pg_strcasecmp(v->name, "transaction_isolation") == 0 ||
+		pg_strcasecmp(v->name, "transaction_read_only") == 0 ||
+		pg_strcasecmp(v->name, "transaction_deferrable") == 0;
+}
+
+/*
+ * copies_with_client: COPY ... FROM STDIN or TO STDOUT.
+ */
+static bool
+copies_with_client(Node *stmt)
+{
+	return IsA(stmt, CopyStmt) && ((CopyStmt *) stmt)->filename == NULL &&
+		!((CopyStmt *) stmt)->is_program;
 }
 
 /*
@@ -341,6 +527,18 @@ rs_rebuild_check_command(RsSession *s, const char *label, const char *command)
 					(errcode(ERRCODE_INVALID_TRANSACTION_TERMINATION),
 					 errmsg("rebuild step \"%s\" must not contain transaction control", label),
 					 errdetail("Rebuild steps run inside the reset's transaction; COMMIT, ROLLBACK, BEGIN and SAVEPOINT are not allowed.")));
+		if (sets_transaction(raw->stmt))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_TRANSACTION_TERMINATION),
+					 errmsg("rebuild step \"%s\" must not set the characteristics of the transaction", label),
+					 errdetail("Rebuild steps run inside the reset's transaction, after its first statement; SET TRANSACTION, and SET transaction_isolation, transaction_read_only or transaction_deferrable, either fail there or make the rest of the reset read-only."),
+					 errhint("Set the isolation level of the transaction that calls reset_execute() instead: BEGIN ISOLATION LEVEL ...;")));
+		if (copies_with_client(raw->stmt))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("rebuild step \"%s\" copies data to or from the client", label),
+					 errdetail("Rebuild steps run inside the server, where COPY ... FROM STDIN and COPY ... TO STDOUT have no client to talk to."),
+					 errhint("Use INSERT ... SELECT or INSERT ... VALUES, or COPY from a file on the server.")));
 		if (IsA(raw->stmt, DoStmt) && do_commits((DoStmt *) raw->stmt))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_TRANSACTION_TERMINATION),
@@ -353,7 +551,7 @@ rs_rebuild_check_command(RsSession *s, const char *label, const char *command)
 					 errmsg("rebuild step \"%s\" calls procedure %s, which commits or rolls back", label, proc),
 					 errdetail("Rebuild steps run inside the reset's transaction, which a procedure called there cannot end."),
 					 errhint("Call a procedure (or a function) without COMMIT and ROLLBACK; the reset commits when its caller commits.")));
-		what = outside_transaction_only(raw->stmt, &hint);
+		what = outside_transaction_only(s, raw->stmt, &hint);
 		if (what != NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
