@@ -460,6 +460,7 @@ reset_register_table(PG_FUNCTION_ARGS)
 	List	   *old_columns = NIL;
 	bool		old_force = false;
 
+	rs_require_writable("reset_register_table");
 	rs_require_arg(fcinfo, 0, "reset_register_table", "tbl");
 	rs_require_arg(fcinfo, 1, "reset_register_table", "action");
 	relid = PG_GETARG_OID(0);
@@ -670,6 +671,7 @@ reset_register_rebuild(PG_FUNCTION_ARGS)
 	Datum		values[5];
 	bool		v11;
 
+	rs_require_writable("reset_register_rebuild");
 	rs_require_arg(fcinfo, 0, "reset_register_rebuild", "label");
 	rs_require_arg(fcinfo, 1, "reset_register_rebuild", "command");
 	label = text_to_cstring(PG_GETARG_TEXT_PP(0));
@@ -741,6 +743,7 @@ reset_unregister(PG_FUNCTION_ARGS)
 	Datum		values[1];
 	int			n;
 
+	rs_require_writable("reset_unregister");
 	rs_require_arg(fcinfo, 0, "reset_unregister", "tbl");
 	relid = PG_GETARG_OID(0);
 	values[0] = ObjectIdGetDatum(relid);
@@ -780,6 +783,7 @@ reset_unregister_rebuild(PG_FUNCTION_ARGS)
 	Datum		values[1];
 	int			n;
 
+	rs_require_writable("reset_unregister_rebuild");
 	rs_require_arg(fcinfo, 0, "reset_unregister_rebuild", "label");
 	label = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	values[0] = CStringGetTextDatum(label);
@@ -829,6 +833,7 @@ reset_register_schema(PG_FUNCTION_ARGS)
 	Datum		values[3];
 	int			n;
 
+	rs_require_writable("reset_register_schema");
 	rs_require_arg(fcinfo, 0, "reset_register_schema", "schema_name");
 	schema = NameStr(*PG_GETARG_NAME(0));
 	if (!PG_ARGISNULL(1))

@@ -188,6 +188,7 @@ reset_register_nullify(PG_FUNCTION_ARGS)
 	Oid			argtypes[4] = {OIDOID, TEXTARRAYOID, TEXTOID, NAMEOID};
 	Datum		values[4];
 
+	rs_require_writable("reset_register_nullify");
 	rs_require_arg(fcinfo, 0, "reset_register_nullify", "tbl");
 	rs_require_arg(fcinfo, 1, "reset_register_nullify", "columns");
 	relid = PG_GETARG_OID(0);
@@ -269,6 +270,7 @@ reset_unregister_nullify(PG_FUNCTION_ARGS)
 	Datum		values[1];
 	int			n;
 
+	rs_require_writable("reset_unregister_nullify");
 	rs_require_arg(fcinfo, 0, "reset_unregister_nullify", "tbl");
 	relid = PG_GETARG_OID(0);
 	values[0] = ObjectIdGetDatum(relid);
@@ -404,6 +406,7 @@ reset_register_generic(PG_FUNCTION_ARGS)
 	Datum		values[7];
 	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
 
+	rs_require_writable("reset_register_generic");
 	rs_require_arg(fcinfo, 0, "reset_register_generic", "tbl");
 	rs_require_arg(fcinfo, 1, "reset_register_generic", "type_column");
 	rs_require_arg(fcinfo, 2, "reset_register_generic", "id_column");
@@ -540,6 +543,7 @@ reset_unregister_generic(PG_FUNCTION_ARGS)
 	char		nulls[2] = {' ', ' '};
 	int			n;
 
+	rs_require_writable("reset_unregister_generic");
 	rs_require_arg(fcinfo, 0, "reset_unregister_generic", "tbl");
 	relid = PG_GETARG_OID(0);
 	values[0] = ObjectIdGetDatum(relid);

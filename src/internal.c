@@ -23,6 +23,8 @@
 #include <ctype.h>
 
 #include "access/genam.h"
+#include "access/xact.h"
+#include "access/xlog.h"
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "catalog/indexing.h"
@@ -164,6 +166,28 @@ Oid
 rs_internal_schema_oid(void)
 {
 	return get_namespace_oid(RS_INTERNAL_SCHEMA, false);
+}
+
+/*
+ * rs_require_writable: a function that changes the configuration checks,
+ * before anything else, that it can write: not on a hot standby, not in a
+ * read-only transaction.  Otherwise the first write fails deep inside,
+ * with a message naming an internal statement instead of the function.
+ */
+void
+rs_require_writable(const char *func)
+{
+	if (RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("%s() cannot change the reset configuration on a hot standby", func),
+				 errdetail("This server is in recovery; it only replays changes from its primary."),
+				 errhint("Run it in a read-write transaction on the primary server (where SELECT pg_is_in_recovery(); returns false).")));
+	if (XactReadOnly)
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("%s() cannot change the reset configuration in a read-only transaction", func),
+				 errhint("Run it in a read-write transaction (BEGIN READ WRITE, or SET default_transaction_read_only = off) on the primary server.")));
 }
 
 /*

@@ -29,6 +29,7 @@ typedef struct RsSession
 	bool		as_owner;
 } RsSession;
 
+extern void rs_require_writable(const char *func);
 extern void rs_enter(RsSession *s);
 extern void rs_leave(RsSession *s);
 extern void rs_as_owner_begin(RsSession *s);

@@ -128,6 +128,7 @@ reset_grant_operator(PG_FUNCTION_ARGS)
 	Datum		v[1];
 	bool		nulls[1] = {false};
 
+	rs_require_writable("reset_grant_operator");
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),

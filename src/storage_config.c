@@ -46,6 +46,7 @@ reset_configure_storage(PG_FUNCTION_ARGS)
 	Datum		values[6];
 	char		sysid[32];
 
+	rs_require_writable("reset_configure_storage");
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -111,6 +112,7 @@ reset_register_prefix(PG_FUNCTION_ARGS)
 	Oid			argtypes[2] = {TEXTOID, NAMEOID};
 	Datum		values[2];
 
+	rs_require_writable("reset_register_prefix");
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -151,6 +153,7 @@ reset_unregister_prefix(PG_FUNCTION_ARGS)
 	Datum		values[1];
 	int			n;
 
+	rs_require_writable("reset_unregister_prefix");
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),

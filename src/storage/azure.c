@@ -109,15 +109,12 @@ batch_known_unsupported(AzState *st)
 static AzState *
 parse_state(const char *options_json)
 {
-	json_error_t jerr;
-	json_t	   *opts = json_loads(options_json, 0, &jerr);
+	json_t	   *opts = rs_options_load("azure", options_json, AZ_EXAMPLE);
 	AzState    *st = palloc0(sizeof(AzState));
 	const char *key;
 	json_t	   *value;
 	const char *slash;
 
-	if (opts == NULL || !json_is_object(opts))
-		rs_option_error("azure", "(options)", "the options must be a JSON object", AZ_EXAMPLE);
 	st->batch = true;
 	json_object_foreach(opts, key, value)
 	{
@@ -191,27 +188,27 @@ azure_validate(const char *options_json)
 	if (alen < 3 || alen > 24)
 		rs_option_error("azure", "account",
 						psprintf("storage account name %s must be 3 to 24 characters long",
-								 rs_option_shown(st->account)), AZ_EXAMPLE);
+								 rs_message_value(st->account)), AZ_EXAMPLE);
 	for (const char *p = st->account; *p; p++)
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9')))
 			rs_option_error("azure", "account",
 							psprintf("storage account name %s may only contain lowercase letters and digits",
-									 rs_option_shown(st->account)), AZ_EXAMPLE);
+									 rs_message_value(st->account)), AZ_EXAMPLE);
 	if (clen < 3 || clen > 63)
 		rs_option_error("azure", "container",
 						psprintf("container name %s must be 3 to 63 characters long",
-								 rs_option_shown(st->container)), AZ_EXAMPLE);
+								 rs_message_value(st->container)), AZ_EXAMPLE);
 	for (const char *p = st->container; *p; p++)
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-'))
 			rs_option_error("azure", "container",
 							psprintf("container name %s may only contain lowercase letters, digits and \"-\"",
-									 rs_option_shown(st->container)), AZ_EXAMPLE);
+									 rs_message_value(st->container)), AZ_EXAMPLE);
 	if (st->container[0] == '-' || st->container[clen - 1] == '-' || strstr(st->container, "--"))
 		rs_option_error("azure", "container",
 						psprintf("container name %s must start and end with a letter or digit and have no \"--\"",
-								 rs_option_shown(st->container)), AZ_EXAMPLE);
+								 rs_message_value(st->container)), AZ_EXAMPLE);
 	if (st->prefix[0] && (problem = rs_storage_key_problem(st->prefix, true)) != NULL)
-		rs_option_error("azure", "prefix", psprintf("%s: %s", rs_option_shown(st->prefix), problem), AZ_EXAMPLE);
+		rs_option_error("azure", "prefix", psprintf("%s: %s", rs_message_value(st->prefix), problem), AZ_EXAMPLE);
 	return psprintf("Azure container \"%s\" of account \"%s\"%s%s at %s%s", st->container, st->account,
 					st->prefix[0] ? " under " : "", st->prefix, st->endpoint,
 					st->batch ? "" : ", single deletes");

@@ -54,18 +54,12 @@ typedef struct FileState
 static char *
 parse_root(const char *options_json)
 {
-	json_error_t jerr;
-	json_t	   *opts = json_loads(options_json, 0, &jerr);
+	json_t	   *opts = rs_options_load("file", options_json, "{\"root\": \"/srv/app/media\"}");
 	json_t	   *root;
 	const char *key;
 	json_t	   *value;
 	char	   *result;
 
-	if (opts == NULL || !json_is_object(opts))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("options of storage backend \"file\" must be a JSON object"),
-				 errhint("For example: '{\"root\": \"/srv/app/media\"}'.")));
 	json_object_foreach(opts, key, value)
 	{
 		if (strcmp(key, "root") != 0)
@@ -113,10 +107,10 @@ file_validate(const char *options_json)
 	for (const unsigned char *p = (const unsigned char *) root; *p; p++)
 		if (*p < 0x20 || *p == 0x7f)
 			rs_option_error("file", "root",
-							psprintf("%s contains a control character (such as a newline)", rs_option_shown(root)),
+							psprintf("%s contains a control character (such as a newline)", rs_message_value(root)),
 							FILE_EXAMPLE);
 	if (strstr(root, "//"))
-		rs_option_error("file", "root", psprintf("%s contains an empty segment (\"//\")", rs_option_shown(root)),
+		rs_option_error("file", "root", psprintf("%s contains an empty segment (\"//\")", rs_message_value(root)),
 						FILE_EXAMPLE);
 	if (root[0] != '/')
 		ereport(ERROR,

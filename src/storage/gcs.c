@@ -62,18 +62,12 @@ static TimestampTz gcs_token_expires = 0;
 static GcsState *
 parse_state(const char *options_json)
 {
-	json_error_t jerr;
-	json_t	   *opts = json_loads(options_json, 0, &jerr);
+	json_t	   *opts = rs_options_load("gcs", options_json, "{\"bucket\": \"my-app-uploads\"}");
 	GcsState   *st = palloc0(sizeof(GcsState));
 	const char *key;
 	json_t	   *value;
 	const char *emu = getenv("STORAGE_EMULATOR_HOST");
 
-	if (opts == NULL || !json_is_object(opts))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("options of storage backend \"gcs\" must be a JSON object"),
-				 errhint("For example: '{\"bucket\": \"my-app-uploads\"}'.")));
 	json_object_foreach(opts, key, value)
 	{
 		bool		known = true;
@@ -154,10 +148,10 @@ gcs_validate(const char *options_json)
 	if (problem == NULL && strncmp(st->bucket, "goog", 4) == 0)
 		problem = "it must not start with \"goog\"";
 	if (problem)
-		rs_option_error("gcs", "bucket", psprintf("bucket name %s: %s", rs_option_shown(st->bucket), problem),
+		rs_option_error("gcs", "bucket", psprintf("bucket name %s: %s", rs_message_value(st->bucket), problem),
 						GCS_EXAMPLE);
 	if (st->prefix_root[0] && (problem = rs_storage_key_problem(st->prefix_root, true)) != NULL)
-		rs_option_error("gcs", "prefix_root", psprintf("%s: %s", rs_option_shown(st->prefix_root), problem),
+		rs_option_error("gcs", "prefix_root", psprintf("%s: %s", rs_message_value(st->prefix_root), problem),
 						GCS_EXAMPLE);
 	return psprintf("GCS bucket \"%s\"%s%s at %s%s%s", st->bucket,
 					st->prefix_root[0] ? " under " : "", st->prefix_root, st->endpoint,

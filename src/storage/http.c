@@ -50,18 +50,13 @@ typedef struct HttpState
 static char *
 parse_base_url(const char *options_json)
 {
-	json_error_t jerr;
-	json_t	   *opts = json_loads(options_json, 0, &jerr);
+	json_t	   *opts = rs_options_load("http", options_json,
+									   "{\"base_url\": \"https://files.example.com/uploads/\"}");
 	const char *key;
 	json_t	   *value;
 	json_t	   *b;
 	char	   *url;
 
-	if (opts == NULL || !json_is_object(opts))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("options of storage backend \"http\" must be a JSON object"),
-				 errhint("For example: '{\"base_url\": \"https://files.example.com/uploads/\"}'.")));
 	json_object_foreach(opts, key, value)
 	{
 		if (strcmp(key, "base_url") != 0)

@@ -24,6 +24,7 @@
 
 #include "lib/stringinfo.h"
 
+#include "message.h"
 #include "options.h"
 
 /*
@@ -41,38 +42,103 @@ rs_option_error(const char *backend, const char *option, const char *problem,
 }
 
 /*
- * rs_option_shown: a value as it can be shown in a one-line message:
- * quoted, control characters as escapes (a newline shows as \n), cut at
- * 200 bytes.
+ * json_kind: what a JSON value is, for messages.
  */
-char *
-rs_option_shown(const char *value)
+static const char *
+json_kind(json_t *v)
 {
-	StringInfoData buf;
-	int			n = 0;
-
-	initStringInfo(&buf);
-	appendStringInfoChar(&buf, '"');
-	for (const unsigned char *p = (const unsigned char *) value; *p; p++, n++)
+	switch (json_typeof(v))
 	{
-		if (n >= 200)
-		{
-			appendStringInfoString(&buf, "...");
-			break;
-		}
-		if (*p == '\n')
-			appendStringInfoString(&buf, "\\n");
-		else if (*p == '\r')
-			appendStringInfoString(&buf, "\\r");
-		else if (*p == '\t')
-			appendStringInfoString(&buf, "\\t");
-		else if (*p < 0x20 || *p == 0x7f)
-			appendStringInfo(&buf, "\\x%02x", *p);
-		else
-			appendStringInfoChar(&buf, (char) *p);
+		case JSON_ARRAY:
+			return "an array";
+		case JSON_STRING:
+			return "a string";
+		case JSON_INTEGER:
+		case JSON_REAL:
+			return "a number";
+		case JSON_TRUE:
+		case JSON_FALSE:
+			return "a boolean";
+		case JSON_NULL:
+			return "null";
+		default:
+			return "an object";
 	}
-	appendStringInfoChar(&buf, '"');
-	return buf.data;
+}
+
+/*
+ * number_before: the number that ends at byte end of text (where the JSON
+ * reader stops when a number is out of range), for messages.
+ */
+static char *
+number_before(const char *text, int end)
+{
+	int			start;
+
+	end = Min(Max(end, 0), (int) strlen(text));
+	start = end;
+	while (start > 0 && strchr("0123456789+-.eE", text[start - 1]) != NULL)
+		start--;
+	return pnstrdup(text + start, end - start);
+}
+
+/*
+ * rs_options_load: the options of a storage backend as a JSON object (the
+ * caller json_decref()s it).  They come from a jsonb value, so they are
+ * JSON, but the reader of the drivers is stricter than jsonb: it refuses
+ * nesting deeper than JSON_PARSER_MAX_DEPTH and numbers that do not fit a
+ * 64-bit integer or a double, and reads UTF-8 only.  Each refusal says
+ * which of these it is (SQLSTATE 22023, or 22P02 when the text cannot be
+ * read at all), with a valid example in the hint; so does options that
+ * are not an object.
+ */
+json_t *
+rs_options_load(const char *backend, const char *options_json, const char *example)
+{
+	json_error_t jerr;
+	json_t	   *opts = json_loads(options_json, JSON_DECODE_ANY, &jerr);
+	const char *hint = psprintf("Storage options are one JSON object of strings and booleans, for example: SELECT reset_configure_storage('%s', '%s');",
+								backend, example);
+
+	if (opts == NULL)
+	{
+		switch (json_error_code(&jerr))
+		{
+			case json_error_stack_overflow:
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("options of storage backend \"%s\" are nested too deeply", backend),
+						 errdetail("They are nested more than %d levels deep.", JSON_PARSER_MAX_DEPTH),
+						 errhint("%s", hint)));
+				break;
+			case json_error_numeric_overflow:
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("options of storage backend \"%s\" hold a number out of range", backend),
+						 errdetail("The number %s does not fit a 64-bit integer or a double precision value.",
+								   rs_message_value(number_before(options_json, jerr.position))),
+						 errhint("%s", hint)));
+				break;
+			default:
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+						 errmsg("options of storage backend \"%s\" are not valid JSON", backend),
+						 errdetail("At character %d: %s.", jerr.position, rs_message_value(jerr.text)),
+						 errhint("%s", hint)));
+				break;
+		}
+	}
+	if (!json_is_object(opts))
+	{
+		const char *kind = json_kind(opts);
+
+		json_decref(opts);
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("options of storage backend \"%s\" must be a JSON object, not %s", backend, kind),
+				 errhint("%s", hint)));
+	}
+	return opts;
 }
 
 /*
@@ -249,7 +315,7 @@ rs_option_check_url(const char *backend, const char *option, const char *url,
 		rs_option_error(backend, option,
 						"the URL contains a user name or password; credentials are never options, they are read from files named by settings",
 						example);
-	rs_option_error(backend, option, psprintf("%s is not a valid URL: %s", rs_option_shown(url), problem),
+	rs_option_error(backend, option, psprintf("%s is not a valid URL: %s", rs_message_value(url), problem),
 					example);
 }
 

@@ -11,12 +11,16 @@
 
 #include "postgres.h"
 
+#include <jansson.h>
+
 #include "compat.h"
+#include "message.h"
 
 extern rs_noreturn void rs_option_error(const char *backend, const char *option,
 										const char *problem, const char *example);
+extern json_t *rs_options_load(const char *backend, const char *options_json,
+							   const char *example);
 extern char *rs_option_raw(const char *options_json, const char *key);
-extern char *rs_option_shown(const char *value);
 extern const char *rs_url_problem(const char *url);
 extern void rs_option_check_url(const char *backend, const char *option,
 								const char *url, const char *example);

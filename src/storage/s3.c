@@ -83,19 +83,14 @@ opt_string(json_t *opts, const char *key)
 static S3Options
 parse_options(const char *options_json)
 {
-	json_error_t jerr;
-	json_t	   *opts = json_loads(options_json, 0, &jerr);
+	json_t	   *opts = rs_options_load("s3", options_json,
+									   "{\"bucket\": \"my-app-uploads\", \"region\": \"eu-west-1\"}");
 	S3Options	o;
 	const char *key;
 	json_t	   *value;
 	json_t	   *ps;
 
 	memset(&o, 0, sizeof(o));
-	if (opts == NULL || !json_is_object(opts))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("options of storage backend \"s3\" must be a JSON object"),
-				 errhint("For example: '{\"bucket\": \"my-app-uploads\", \"region\": \"eu-west-1\"}'.")));
 	json_object_foreach(opts, key, value)
 	{
 		if (strcmp(key, "bucket") != 0 && strcmp(key, "region") != 0 &&
@@ -146,7 +141,7 @@ s3_validate(const char *options_json)
 #define S3_EXAMPLE "{\"bucket\": \"my-app-uploads\", \"region\": \"eu-west-1\", \"endpoint\": \"https://s3.eu-west-1.amazonaws.com\"}"
 	problem = rs_dns_name_problem(o.bucket, 3, 63, false);
 	if (problem)
-		rs_option_error("s3", "bucket", psprintf("bucket name %s: %s", rs_option_shown(o.bucket), problem),
+		rs_option_error("s3", "bucket", psprintf("bucket name %s: %s", rs_message_value(o.bucket), problem),
 						S3_EXAMPLE);
 	if (o.region[0] == '\0')
 		rs_option_error("s3", "region", "the region is empty", S3_EXAMPLE);
@@ -154,7 +149,7 @@ s3_validate(const char *options_json)
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-'))
 			rs_option_error("s3", "region",
 							psprintf("%s is not a region name (lowercase letters, digits and \"-\")",
-									 rs_option_shown(o.region)),
+									 rs_message_value(o.region)),
 							S3_EXAMPLE);
 	/* as typed (a trailing "/" is dropped when used) */
 	rs_option_check_url("s3", "endpoint", rs_option_raw(options_json, "endpoint") ?
