@@ -54,6 +54,38 @@ SELECT * FROM hostile_error($$SELECT reset_configure_storage('http', '"https://f
 SELECT * FROM hostile_error($$SELECT reset_configure_storage('s3', 'null')$$);
 SELECT * FROM hostile_error($$SELECT reset_configure_storage('file', '[{"root": "/srv"}]')$$);
 
+-- targets of a generic reference: a nested value, a name that is not a
+-- name, and a huge one are each refused for what they are
+SELECT * FROM hostile_error($$SELECT reset_register_generic('hostile', 'kind', 'ref',
+    ('{"A": ' || repeat('{"a": ', 3000) || '1' || repeat('}', 3000) || '}')::jsonb)$$);
+SELECT * FROM hostile_error($$SELECT reset_register_generic('hostile', 'kind', 'ref', '{"A": ["hostile"]}')$$);
+SELECT * FROM hostile_error($$SELECT reset_register_generic('hostile', 'kind', 'ref', '{"A": "a.b.c.d"}')$$);
+SELECT * FROM hostile_error($$SELECT reset_register_generic('hostile', 'kind', 'ref', '{"A": "\"unterminated"}')$$);
+SELECT * FROM hostile_error($$SELECT reset_register_generic('hostile', 'kind', 'ref',
+    jsonb_build_object(E'B\n' || repeat('b', 100), repeat('x', 1000000)))$$);
+
+-- a megabyte of input, or control characters, are never echoed as they
+-- are: values are quoted, escaped and cut after 64 characters
+SELECT length(m) < 300 AS short, m FROM (
+    SELECT hostile_error(cmd) AS m FROM unnest(ARRAY[
+        $$SELECT reset_register_table('hostile', repeat('d', 1000000))$$,
+        $$SELECT reset_register_table('hostile', 'delete', 'x', ARRAY[E'no\nsuch' || repeat('c', 1000000)])$$,
+        $$SELECT reset_register_table('hostile', 'delete', repeat('l', 1000000))$$,
+        $$SELECT reset_register_rebuild('x', 'SELECT 1', phase => E'la\tter' || repeat('p', 1000000))$$,
+        $$SELECT reset_unregister_rebuild(E'\x01' || repeat('l', 1000000))$$,
+        $$SELECT reset_register_nullify('hostile', ARRAY[repeat('n', 1000000)])$$,
+        $$SELECT reset_register_generic('hostile', repeat('t', 1000000), 'ref', '{"A": "hostile"}')$$,
+        $$SELECT reset_register_generic('hostile', 'kind', 'ref', convention => E'rails\r' || repeat('v', 1000000))$$,
+        $$SELECT * FROM reset_register_schema('public', ARRAY[repeat('e', 1000000)])$$,
+        $$SELECT reset_register_prefix(E'\x7f' || repeat('p', 1000000))$$,
+        $$SELECT reset_unregister_prefix(repeat('p', 1000000))$$,
+        $$SELECT reset_configure_storage('file', jsonb_build_object('root', '/' || repeat('r', 1000000)))$$,
+        $$SELECT reset_configure_storage('file', jsonb_build_object('root', 'relative' || repeat('r', 1000000)))$$,
+        $$SELECT reset_configure_storage('s3', jsonb_build_object(E'bu\ncket' || repeat('k', 1000000), 'x'))$$,
+        $$SELECT reset_configure_storage('http', jsonb_build_object('base_url', E'http://a b\n' || repeat('u', 1000000)))$$
+    ]) AS cmd
+) e WHERE m NOT LIKE 'HINT:%';
+
 DROP FUNCTION hostile_error(text);
 DROP ROLE hostile_operator;
 DROP TABLE hostile;

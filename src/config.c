@@ -30,6 +30,7 @@
 #include "compat.h"
 #include "config.h"
 #include "internal.h"
+#include "message.h"
 #include "rebuild.h"
 #include "render.h"
 #include "reset_system.h"
@@ -81,7 +82,7 @@ check_label(const char *label, const char *what)
 	if (strlen(label) > 200)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s label \"%.40s...\" is longer than 200 bytes", what, label)));
+				 errmsg("%s label %s is longer than 200 bytes", what, rs_message_value(label))));
 	for (p = (const unsigned char *) label; *p; p++)
 		if (*p < 0x20 || *p == 0x7f)
 			ereport(ERROR,
@@ -101,7 +102,7 @@ parse_action(const char *action, const char *tablename)
 		return RS_ACTION_PRESERVE;
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("invalid action \"%s\" for table \"%s\"", action, tablename),
+			 errmsg("invalid action %s for table \"%s\"", rs_message_value(action), tablename),
 			 errhint("Use 'delete' (a reset deletes its rows) or 'preserve' (a reset keeps them).")));
 	return RS_ACTION_DELETE;	/* keep compiler quiet */
 }
@@ -273,8 +274,8 @@ check_storage_columns(Oid relid, List *columns)
 		if (list_member(seen, makeString(col)))
 			ereport(ERROR,
 					(errcode(ERRCODE_DUPLICATE_COLUMN),
-					 errmsg("column \"%s\" appears twice in storage_columns of table \"%s\"",
-							col, tablename)));
+					 errmsg("column %s appears twice in storage_columns of table \"%s\"",
+							rs_message_value(col), tablename)));
 		seen = lappend(seen, makeString(col));
 
 		switch (rs_storage_column_state(relid, col, &typid))
@@ -282,13 +283,13 @@ check_storage_columns(Oid relid, List *columns)
 			case RS_COLUMN_MISSING:
 				ereport(ERROR,
 						(errcode(ERRCODE_UNDEFINED_COLUMN),
-						 errmsg("column \"%s\" of table \"%s\" does not exist", col, tablename),
+						 errmsg("column %s of table \"%s\" does not exist", rs_message_value(col), tablename),
 						 errhint("storage_columns names the columns that hold storage object keys; column names are case-sensitive.")));
 				break;
 			case RS_COLUMN_SYSTEM:
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("system column \"%s\" cannot be a storage column", col)));
+						 errmsg("system column %s cannot be a storage column", rs_message_value(col))));
 				break;
 			case RS_COLUMN_NOT_TEXT:
 				ereport(ERROR,
@@ -632,7 +633,7 @@ parse_phase(RsSession *s, FunctionCallInfo fcinfo, int argno)
 	if (strcmp(phase, "after") != 0 && strcmp(phase, "before") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid phase \"%s\" for a rebuild step", phase),
+				 errmsg("invalid phase %s for a rebuild step", rs_message_value(phase)),
 				 errhint("Use 'after' (after the deletes, the default) or 'before' (after the locks, before the deletes).")));
 	if (strcmp(phase, "before") == 0 && s->catalog_version < RS_CATALOG_1_1)
 		ereport(ERROR,
@@ -799,7 +800,7 @@ reset_unregister_rebuild(PG_FUNCTION_ARGS)
 	if (n == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("rebuild step \"%s\" is not registered", label),
+				 errmsg("rebuild step %s is not registered", rs_message_value(label)),
 				 errhint("SELECT * FROM reset_config(); lists what is registered.")));
 	rs_leave(&s);
 	PG_RETURN_VOID();
@@ -862,8 +863,8 @@ reset_register_schema(PG_FUNCTION_ARGS)
 		if (!OidIsValid(get_relname_relid(t, nspoid)))
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_TABLE),
-					 errmsg("table \"%s\" listed in except_tables does not exist in schema \"%s\"",
-							t, schema),
+					 errmsg("table %s listed in except_tables does not exist in schema \"%s\"",
+							rs_message_value(t), schema),
 					 errhint("List table names without the schema; names are case-sensitive.")));
 	}
 

@@ -18,17 +18,21 @@
  */
 #include "postgres.h"
 
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "commands/dbcommands.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
 #include "utils/lsyscache.h"
+#include "utils/varlena.h"
 
 #include "compat.h"
 #include "config.h"
 #include "internal.h"
+#include "message.h"
 #include "plan.h"
 #include "reset_system.h"
 
@@ -137,12 +141,12 @@ check_nullify_column(Oid relid, const char *col)
 	if (attnum == InvalidAttrNumber)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
-				 errmsg("column \"%s\" of table \"%s\" does not exist", col, name),
+				 errmsg("column %s of table \"%s\" does not exist", rs_message_value(col), name),
 				 errhint("Column names are case-sensitive.")));
 	if (attnum < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("system column \"%s\" cannot be set to NULL", col)));
+				 errmsg("system column %s cannot be set to NULL", rs_message_value(col))));
 	values[0] = ObjectIdGetDatum(relid);
 	values[1] = Int16GetDatum(attnum);
 	if (rs_spi("SELECT 1 FROM pg_catalog.pg_constraint"
@@ -217,7 +221,7 @@ reset_register_nullify(PG_FUNCTION_ARGS)
 		if (rs_str_member(seen, col))
 			ereport(ERROR,
 					(errcode(ERRCODE_DUPLICATE_COLUMN),
-					 errmsg("column \"%s\" appears twice in columns of table \"%s\"", col, name)));
+					 errmsg("column %s appears twice in columns of table \"%s\"", rs_message_value(col), name)));
 		seen = lappend(seen, col);
 		check_nullify_column(relid, col);
 	}
@@ -313,6 +317,37 @@ column_kind(Oid relid, const char *col)
 }
 
 /*
+ * resolve_target: the table a target names, in the caller's search_path
+ * (which is in force), or InvalidOid; *bad_name is set when the text is
+ * not a table name at all (like to_regclass(), without its errors on
+ * malformed names, which would name no table and no type value).
+ */
+static Oid
+resolve_target(const char *text, bool *bad_name)
+{
+	char	   *copy = pstrdup(text);
+	List	   *names;
+
+	*bad_name = false;
+	if (!SplitIdentifierString(copy, '.', &names) || names == NIL ||
+		list_length(names) > 3 ||
+		(list_length(names) == 3 &&
+		 strcmp((char *) linitial(names), get_database_name(MyDatabaseId)) != 0))
+	{
+		*bad_name = true;
+		return InvalidOid;
+	}
+	{
+		List	   *qualified = NIL;
+		ListCell   *lc;
+
+		foreach(lc, names)
+			qualified = lappend(qualified, makeString((char *) lfirst(lc)));
+		return RangeVarGetRelid(makeRangeVarFromNameList(qualified), NoLock, true);
+	}
+}
+
+/*
  * normalize_targets: the targets object with every table name resolved in
  * the caller's search_path and written qualified, as text; an error
  * naming the first entry that is not a string naming a table.
@@ -333,11 +368,10 @@ normalize_targets(RsSession *s, Datum targets, const char *name)
 				 errmsg("targets of the generic reference on table \"%s\" must be a JSON object", name),
 				 errhint("Map each type value to a table: '{\"Submission\": \"app.submissions\"}'.")));
 	nest = rs_use_caller_search_path(s);
-	n = rs_spi("SELECT e.key, pg_catalog.jsonb_typeof(e.value), e.value OPERATOR(pg_catalog.->>) 0,"
-			   " pg_catalog.to_regclass(pg_catalog.jsonb_build_array(e.value) OPERATOR(pg_catalog.->>) 0)::pg_catalog.oid"
+	n = rs_spi("SELECT e.key, pg_catalog.jsonb_typeof(e.value),"
+			   " pg_catalog.jsonb_build_array(e.value) OPERATOR(pg_catalog.->>) 0"
 			   " FROM pg_catalog.jsonb_each($1) e ORDER BY 1",
 			   1, argtypes, values, NULL, true, SPI_OK_SELECT);
-	rs_restore_settings(nest);
 	if (n == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -354,22 +388,42 @@ normalize_targets(RsSession *s, Datum targets, const char *name)
 			Oid			target;
 			char		kind;
 
+			char	   *jtype = rs_spi_text(i, 1);
+			char	   *value = rs_spi_text(i, 2);
+			bool		bad_name;
+
 			if (key[0] == '\0')
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("targets of the generic reference on table \"%s\" has an empty type value", name)));
-			if (strcmp(rs_spi_text(i, 1), "string") != 0 || rs_spi_isnull(i, 3))
+			if (strcmp(jtype, "string") != 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("target of type value %s must be a table name (a JSON string), not %s %s",
+								rs_message_value(key),
+								strcmp(jtype, "array") == 0 || strcmp(jtype, "object") == 0 ? "an" : "a",
+								jtype),
+						 errdetail("It is %s.", strcmp(jtype, "null") == 0 ? "null" : rs_message_value(value)),
+						 errhint("Each type value maps to the name of a table, for example \"app.submissions\".")));
+			target = resolve_target(value, &bad_name);
+			if (bad_name)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_NAME),
+						 errmsg("target of type value %s is not a valid table name: %s",
+								rs_message_value(key), rs_message_value(value)),
+						 errhint("Each type value maps to the name of a table, for example \"app.submissions\"; quote names with capitals or dots in them with \"\".")));
+			if (!OidIsValid(target))
 				ereport(ERROR,
 						(errcode(ERRCODE_UNDEFINED_TABLE),
-						 errmsg("target of type value \"%s\" is not a table: %s", key,
-								rs_spi_isnull(i, 2) ? "null" : rs_spi_text(i, 2)),
+						 errmsg("target of type value %s is not a table: %s",
+								rs_message_value(key), rs_message_value(value)),
 						 errhint("Each type value maps to the name of a table, for example \"app.submissions\".")));
-			target = rs_spi_oid(i, 3);
 			kind = get_rel_relkind(target);
 			if (kind != RELKIND_RELATION && kind != RELKIND_PARTITIONED_TABLE)
 				ereport(ERROR,
 						(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-						 errmsg("target of type value \"%s\" is not a table: %s", key, rs_spi_text(i, 2))));
+						 errmsg("target of type value %s is not a table: %s",
+								rs_message_value(key), rs_message_value(value))));
 			if (i > 0)
 				appendStringInfoString(&buf, ", ");
 			escape_json(&buf, key);
@@ -377,6 +431,7 @@ normalize_targets(RsSession *s, Datum targets, const char *name)
 			escape_json(&buf, rs_qualified_name(target, true));
 		}
 		appendStringInfoChar(&buf, '}');
+		rs_restore_settings(nest);
 		return buf.data;
 	}
 }
@@ -424,7 +479,7 @@ reset_register_generic(PG_FUNCTION_ARGS)
 	if (convention != NULL && strcmp(convention, "django") != 0 && strcmp(convention, "rails") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unknown convention \"%s\" for the generic reference on table \"%s\"", convention, name),
+				 errmsg("unknown convention %s for the generic reference on table \"%s\"", rs_message_value(convention), name),
 				 errhint("Use 'django' (content types), 'rails' (class names), or NULL with targets.")));
 	if (convention == NULL && PG_ARGISNULL(3))
 		ereport(ERROR,
@@ -442,7 +497,7 @@ reset_register_generic(PG_FUNCTION_ARGS)
 	if (tkind == 0 || ikind == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
-				 errmsg("column \"%s\" of table \"%s\" does not exist", tkind == 0 ? type_column : id_column, name),
+				 errmsg("column %s of table \"%s\" does not exist", rs_message_value(tkind == 0 ? type_column : id_column), name),
 				 errhint("Column names are case-sensitive.")));
 	if (convention != NULL && strcmp(convention, "django") == 0 ? tkind != 'i' : (tkind != 't' && tkind != 'e'))
 		ereport(ERROR,

@@ -52,6 +52,7 @@
 
 #include "compat.h"
 #include "internal.h"
+#include "message.h"
 #include "rebuild.h"
 #include "render.h"
 #include "reset_system.h"
@@ -79,7 +80,7 @@ rebuild_parse_context(void *arg)
 		internalerrposition(pos);
 		internalerrquery(ctx->command);
 	}
-	errcontext("command of rebuild step \"%s\"", ctx->label);
+	errcontext("command of rebuild step %s", rs_message_value(ctx->label));
 }
 
 /*
@@ -501,7 +502,7 @@ rs_rebuild_check_command(RsSession *s, const char *label, const char *command)
 	if (*p == '\0')
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("command of rebuild step \"%s\" is empty", label)));
+				 errmsg("command of rebuild step %s is empty", rs_message_value(label))));
 
 	pctx.label = label;
 	pctx.command = command;
@@ -514,7 +515,7 @@ rs_rebuild_check_command(RsSession *s, const char *label, const char *command)
 	if (stmts == NIL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("command of rebuild step \"%s\" contains no statement", label)));
+				 errmsg("command of rebuild step %s contains no statement", rs_message_value(label))));
 	foreach(lc, stmts)
 	{
 		RawStmt    *raw = lfirst_node(RawStmt, lc);
@@ -525,37 +526,37 @@ rs_rebuild_check_command(RsSession *s, const char *label, const char *command)
 		if (IsA(raw->stmt, TransactionStmt))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_TRANSACTION_TERMINATION),
-					 errmsg("rebuild step \"%s\" must not contain transaction control", label),
+					 errmsg("rebuild step %s must not contain transaction control", rs_message_value(label)),
 					 errdetail("Rebuild steps run inside the reset's transaction; COMMIT, ROLLBACK, BEGIN and SAVEPOINT are not allowed.")));
 		if (sets_transaction(raw->stmt))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_TRANSACTION_TERMINATION),
-					 errmsg("rebuild step \"%s\" must not set the characteristics of the transaction", label),
+					 errmsg("rebuild step %s must not set the characteristics of the transaction", rs_message_value(label)),
 					 errdetail("Rebuild steps run inside the reset's transaction, after its first statement; SET TRANSACTION, and SET transaction_isolation, transaction_read_only or transaction_deferrable, either fail there or make the rest of the reset read-only."),
 					 errhint("Set the isolation level of the transaction that calls reset_execute() instead: BEGIN ISOLATION LEVEL ...;")));
 		if (copies_with_client(raw->stmt))
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("rebuild step \"%s\" copies data to or from the client", label),
+					 errmsg("rebuild step %s copies data to or from the client", rs_message_value(label)),
 					 errdetail("Rebuild steps run inside the server, where COPY ... FROM STDIN and COPY ... TO STDOUT have no client to talk to."),
 					 errhint("Use INSERT ... SELECT or INSERT ... VALUES, or COPY from a file on the server.")));
 		if (IsA(raw->stmt, DoStmt) && do_commits((DoStmt *) raw->stmt))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_TRANSACTION_TERMINATION),
-					 errmsg("rebuild step \"%s\" contains a DO block that commits or rolls back", label),
+					 errmsg("rebuild step %s contains a DO block that commits or rolls back", rs_message_value(label)),
 					 errdetail("Rebuild steps run inside the reset's transaction, which a DO block cannot end."),
 					 errhint("Take COMMIT and ROLLBACK out of the block; the reset commits when its caller commits.")));
 		if (IsA(raw->stmt, CallStmt) && (proc = call_commits(s, (CallStmt *) raw->stmt)) != NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_TRANSACTION_TERMINATION),
-					 errmsg("rebuild step \"%s\" calls procedure %s, which commits or rolls back", label, proc),
+					 errmsg("rebuild step %s calls procedure %s, which commits or rolls back", rs_message_value(label), proc),
 					 errdetail("Rebuild steps run inside the reset's transaction, which a procedure called there cannot end."),
 					 errhint("Call a procedure (or a function) without COMMIT and ROLLBACK; the reset commits when its caller commits.")));
 		what = outside_transaction_only(s, raw->stmt, &hint);
 		if (what != NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
-					 errmsg("rebuild step \"%s\" contains %s, which cannot run inside a transaction", label, what),
+					 errmsg("rebuild step %s contains %s, which cannot run inside a transaction", rs_message_value(label), what),
 					 errdetail("Rebuild steps run inside the reset's transaction."),
 					 errhint("%s", hint)));
 	}

@@ -22,6 +22,7 @@
 #include "utils/jsonb.h"
 
 #include "internal.h"
+#include "message.h"
 #include "render.h"
 #include "reset_system.h"
 #include "storage.h"
@@ -122,7 +123,7 @@ reset_register_prefix(PG_FUNCTION_ARGS)
 	if (problem)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid storage prefix \"%s\"", prefix),
+				 errmsg("invalid storage prefix %s", rs_message_value(prefix)),
 				 errdetail("%c%s.", pg_toupper((unsigned char) problem[0]), problem + 1),
 				 errhint("A prefix is relative to the storage root, for example 'uploads/tmp/'.")));
 
@@ -171,7 +172,7 @@ reset_unregister_prefix(PG_FUNCTION_ARGS)
 	if (n == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("storage prefix \"%s\" is not registered", prefix),
+				 errmsg("storage prefix %s is not registered", rs_message_value(prefix)),
 				 errhint("SELECT * FROM reset_config(); lists what is registered.")));
 	rs_leave(&s);
 	PG_RETURN_VOID();

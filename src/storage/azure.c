@@ -136,7 +136,7 @@ parse_state(const char *options_json)
 			json_decref(opts);
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("unknown option \"%s\" for storage backend \"azure\"", bad),
+					 errmsg("unknown option %s for storage backend \"azure\"", rs_message_value(bad)),
 					 errdetail("Credentials are never options: they are read from the files named by reset_system.azure_sas_token_file or reset_system.azure_shared_key_file, or come from a managed identity."),
 					 errhint("The azure backend takes \"account\", \"container\", \"endpoint\", \"prefix\" and \"batch\".")));
 		}

@@ -69,7 +69,7 @@ parse_root(const char *options_json)
 			json_decref(opts);
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("unknown option \"%s\" for storage backend \"file\"", bad),
+					 errmsg("unknown option %s for storage backend \"file\"", rs_message_value(bad)),
 					 errhint("The file backend takes one option: \"root\", an absolute directory.")));
 		}
 	}
@@ -115,12 +115,12 @@ file_validate(const char *options_json)
 	if (root[0] != '/')
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("storage root \"%s\" is not an absolute path", root)));
+				 errmsg("storage root %s is not an absolute path", rs_message_value(root))));
 	if (strstr(root, "/../") || strstr(root, "/./") ||
 		(strlen(root) >= 3 && strcmp(root + strlen(root) - 3, "/..") == 0))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("storage root \"%s\" must not contain \".\" or \"..\" segments", root)));
+				 errmsg("storage root %s must not contain \".\" or \"..\" segments", rs_message_value(root))));
 	if (strcmp(root, "/") == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -128,16 +128,16 @@ file_validate(const char *options_json)
 	if (stat(root, &st) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_FILE),
-				 errmsg("storage root \"%s\" cannot be used: %m", root),
+				 errmsg("storage root %s cannot be used: %m", rs_message_value(root)),
 				 errhint("Create the directory first; the database server (OS user running PostgreSQL) must be able to write in it.")));
 	if (!S_ISDIR(st.st_mode))
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("storage root \"%s\" is not a directory", root)));
+				 errmsg("storage root %s is not a directory", rs_message_value(root))));
 	if (access(root, W_OK | X_OK) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("the database server cannot write in storage root \"%s\": %m", root),
+				 errmsg("the database server cannot write in storage root %s: %m", rs_message_value(root)),
 				 errhint("Purges run as the operating system user of the PostgreSQL server.")));
 
 	/* realpath(..., NULL) mallocs its result; copy it and free at once */
@@ -152,7 +152,7 @@ file_validate(const char *options_json)
 		errno = save;
 		ereport(ERROR,
 				(errcode_for_file_access(),
-				 errmsg("could not resolve storage root \"%s\": %m", root)));
+				 errmsg("could not resolve storage root %s: %m", rs_message_value(root))));
 	}
 	real_root = pstrdup(rr);
 	real_data = pstrdup(rd);
@@ -168,7 +168,7 @@ file_validate(const char *options_json)
 		(strncmp(real_data, real_root, rl) == 0 && real_data[rl] == '/'))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("storage root \"%s\" overlaps the database's data directory", root),
+				 errmsg("storage root %s overlaps the database's data directory", rs_message_value(root)),
 				 errdetail("Resolved, it is \"%s\"; the data directory is \"%s\".", real_root, real_data)));
 
 	return psprintf("directory %s", root);
@@ -188,7 +188,13 @@ file_open(const char *options_json)
 	st->cached_fd = -1;
 	st->rootfd = open(st->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (st->rootfd < 0)
-		st->root_error = psprintf("cannot open storage root \"%s\": %m", st->root);
+	{
+		int			save_errno = errno;
+		char	   *shown = rs_message_value(st->root);
+
+		errno = save_errno;
+		st->root_error = psprintf("cannot open storage root %s: %m", shown);
+	}
 	return st;
 }
 

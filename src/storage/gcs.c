@@ -98,7 +98,7 @@ parse_state(const char *options_json)
 			json_decref(opts);
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("unknown option \"%s\" for storage backend \"gcs\"", bad),
+					 errmsg("unknown option %s for storage backend \"gcs\"", rs_message_value(bad)),
 					 errhint("The gcs backend takes \"bucket\", \"prefix_root\", \"endpoint\" and \"batch\".")));
 		}
 		if (!known)

@@ -66,7 +66,7 @@ parse_base_url(const char *options_json)
 			json_decref(opts);
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("unknown option \"%s\" for storage backend \"http\"", bad),
+					 errmsg("unknown option %s for storage backend \"http\"", rs_message_value(bad)),
 					 errhint("The http backend takes one option, \"base_url\"; credentials come from reset_system.http_authorization_file.")));
 		}
 	}

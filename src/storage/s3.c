@@ -101,7 +101,7 @@ parse_options(const char *options_json)
 			json_decref(opts);
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("unknown option \"%s\" for storage backend \"s3\"", bad),
+					 errmsg("unknown option %s for storage backend \"s3\"", rs_message_value(bad)),
 					 errhint("The s3 backend takes \"bucket\", \"region\", \"endpoint\" and \"path_style\".")));
 		}
 	}
