@@ -1,4 +1,5 @@
-# A reset refuses clearly on a hot standby, and the plan says why.
+# A reset and the configuration functions refuse clearly on a hot
+# standby, and the plan says why.
 use strict;
 use warnings;
 
@@ -35,6 +36,19 @@ like($plan, qr/Blockers \(1\).*\n  - this server is a hot standby/,
 
 is($standby->safe_psql('postgres', $counts), $before, 'nothing changed on the standby');
 is($primary->safe_psql('postgres', $counts), $before, 'nothing changed on the primary');
+
+# configuration functions refuse up front, naming themselves
+for my $call ("SELECT reset_register_prefix('uploads/')",
+	"SELECT reset_register_rebuild('x', 'SELECT 1')",
+	"SELECT reset_configure_storage('none')")
+{
+	my ($func) = $call =~ /SELECT (\w+)/;
+	($state, $err) = psql_error($standby, 'postgres', $call);
+	is($state, '25006', "$func on a standby fails with read_only_sql_transaction");
+	like($err, qr/\Q$func\E\(\) cannot change the reset configuration on a hot standby/,
+		"$func names itself and says why");
+	like($err, qr/HINT:.*on the primary server/, "$func says where to go");
+}
 
 # a wrong phrase is still checked first
 ($state) = psql_error($standby, 'postgres', "SELECT reset_execute('nope')");
