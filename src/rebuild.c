@@ -31,6 +31,7 @@
 #include "utils/numeric.h"
 
 #include "compat.h"
+#include "message.h"
 #include "rebuild.h"
 #include "render.h"
 #include "reset_system.h"
@@ -43,7 +44,7 @@ rebuild_context(void *arg)
 {
 	RsRebuild  *r = (RsRebuild *) arg;
 
-	errcontext("reset_system %s step \"%s\"", r->before ? "before" : "rebuild", r->label);
+	errcontext("reset_system %s step %s", r->before ? "before" : "rebuild", rs_message_value(r->label));
 }
 
 /* What the statements of a step did: a verb and a count. */
@@ -191,8 +192,8 @@ run_step(RsRebuild *r)
 		if (ret < 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_TRANSACTION_TERMINATION),
-					 errmsg("rebuild step \"%s\" could not run: %s",
-							r->label, SPI_result_code_string(ret)),
+					 errmsg("rebuild step %s could not run: %s",
+							rs_message_value(r->label), SPI_result_code_string(ret)),
 					 errhint("Rebuild steps run inside the reset's transaction and cannot commit, roll back or COPY to the client.")));
 		tally(ret, &did);
 		SPI_freetuptable(SPI_tuptable);
