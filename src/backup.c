@@ -224,29 +224,103 @@ rs_backup_take(RsSession *s, RsPlan *plan, int64 reset_id, List *sequences, Stri
 }
 
 /*
+ * rs_backup_schema_problem: why the schema a backup record names must not
+ * be touched, or NULL when it is the backup's own.  *nspoid is set to the
+ * schema (InvalidOid when it no longer exists).
+ *
+ * reset_system.backups is dumped and can be edited, so its schema_name is
+ * not trusted for DDL: it must be exactly the name a reset gives its backup
+ * (reset_backup_<reset id>, never pg_catalog, public or an application's
+ * schema), and the schema of that name must be owned by the extension's
+ * owner (a reset creates it as that role) and hold nothing but tables (and
+ * indexes on them): no views, sequences, functions or types of its own.
+ */
+char *
+rs_backup_schema_problem(RsSession *s, int64 reset_id, const char *stored, Oid *nspoid)
+{
+	char	   *expected = rs_backup_schema_name(reset_id);
+	Oid			nsp;
+	Oid			owner;
+	int64		others;
+
+	*nspoid = InvalidOid;
+	if (stored == NULL || strcmp(stored, expected) != 0)
+		return psprintf("its schema_name %s is not %s, the schema a reset makes for its backup",
+						stored ? quote_literal_cstr(stored) : "NULL", expected);
+	nsp = get_namespace_oid(expected, true);
+	if (!OidIsValid(nsp))
+		return NULL;
+	/* not read-only: a schema this very reset made must be seen */
+	if (rs_spi("SELECT n.nspowner,"
+		   " (SELECT pg_catalog.count(*) FROM pg_catalog.pg_class c WHERE c.relnamespace OPERATOR(pg_catalog.=) n.oid"
+		   "   AND c.relkind OPERATOR(pg_catalog.<>) ALL (ARRAY['r', 'i']::pg_catalog.\"char\"[]))"
+		   " OPERATOR(pg_catalog.+) (SELECT pg_catalog.count(*) FROM pg_catalog.pg_proc p"
+		   "   WHERE p.pronamespace OPERATOR(pg_catalog.=) n.oid)"
+		   " OPERATOR(pg_catalog.+) (SELECT pg_catalog.count(*) FROM pg_catalog.pg_type t"
+		   "   WHERE t.typnamespace OPERATOR(pg_catalog.=) n.oid AND t.typrelid OPERATOR(pg_catalog.=) 0"
+		   "   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_type e WHERE e.oid OPERATOR(pg_catalog.=) t.typelem"
+		   "                    AND e.typrelid OPERATOR(pg_catalog.<>) 0))"
+		   " FROM pg_catalog.pg_namespace n WHERE n.oid OPERATOR(pg_catalog.=) $1",
+			   1, (Oid[]) {OIDOID}, (Datum[]) {ObjectIdGetDatum(nsp)}, NULL, false, SPI_OK_SELECT) == 0)
+		return psprintf("schema %s could not be read", expected);
+	owner = rs_spi_oid(0, 0);
+	others = rs_spi_int64(0, 1, 0);
+	if (owner != s->ext_owner)
+		return psprintf("schema %s is owned by role %s, not by %s, the owner of the extension that makes backups",
+						expected, quote_identifier(GetUserNameFromId(owner, true) ? GetUserNameFromId(owner, true) : "?"),
+						quote_identifier(GetUserNameFromId(s->ext_owner, false)));
+	if (others > 0)
+		return psprintf("schema %s holds " INT64_FORMAT " object(s) other than tables, which a backup never makes",
+						expected, others);
+	*nspoid = nsp;
+	return NULL;
+}
+
+/*
  * drop_backup: drop a backup's schema and mark it dropped.  Returns false
- * when there is no such backup (or it is already dropped).
+ * when there is no such backup (or it is already dropped).  A record whose
+ * schema is not the backup's own (rs_backup_schema_problem) is refused:
+ * an ERROR when strict, else a WARNING, and the record is left as it is.
  */
 static bool
-drop_backup(int64 reset_id, const char *why)
+drop_backup(RsSession *s, int64 reset_id, const char *why, bool strict)
 {
 	Oid			argtypes[2] = {INT8OID, TEXTOID};
 	Datum		values[2];
-	char	   *schema;
+	char	   *stored;
+	char	   *problem;
+	Oid			nsp;
 	int			nest;
 
 	values[0] = Int64GetDatum(reset_id);
 	values[1] = CStringGetTextDatum(why);
-	if (rs_spi("UPDATE reset_system.backups SET dropped_at = pg_catalog.now(), dropped_why = $2"
-			   " WHERE reset_id OPERATOR(pg_catalog.=) $1 AND dropped_at IS NULL RETURNING schema_name::pg_catalog.text",
-			   2, argtypes, values, NULL, false, SPI_OK_UPDATE_RETURNING) == 0)
+	if (rs_spi("SELECT schema_name::pg_catalog.text FROM reset_system.backups"
+			   " WHERE reset_id OPERATOR(pg_catalog.=) $1 AND dropped_at IS NULL FOR UPDATE",
+			   1, argtypes, values, NULL, false, SPI_OK_SELECT) == 0)
 		return false;
-	schema = rs_spi_text(0, 0);
+	stored = rs_spi_text(0, 0);
+	problem = rs_backup_schema_problem(s, reset_id, stored, &nsp);
+	if (problem != NULL)
+	{
+		ereport(strict ? ERROR : WARNING,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("the backup of reset " INT64_FORMAT " cannot be dropped: %s", reset_id, problem),
+				 errdetail("Only a schema made by a reset for its backup is ever dropped; nothing was dropped."),
+				 errhint("Correct reset_system.backups.schema_name of reset " INT64_FORMAT " to %s, or drop or "
+						 "rename schema %s yourself if it is not a backup, then run SELECT reset_backup_drop(" INT64_FORMAT ");",
+						 reset_id, rs_backup_schema_name(reset_id), rs_backup_schema_name(reset_id), reset_id)));
+		return false;
+	}
+	rs_spi("UPDATE reset_system.backups SET dropped_at = pg_catalog.now(), dropped_why = $2"
+		   " WHERE reset_id OPERATOR(pg_catalog.=) $1",
+		   2, argtypes, values, NULL, false, SPI_OK_UPDATE);
+	if (!OidIsValid(nsp))
+		return true;
 	/* without the "drop cascades to table ..." NOTICE for every table */
 	nest = NewGUCNestLevel();
 	(void) set_config_option("client_min_messages", "warning", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
-	rs_spi(psprintf("DROP SCHEMA IF EXISTS %s CASCADE", quote_identifier(schema)),
+	rs_spi(psprintf("DROP SCHEMA %s CASCADE", quote_identifier(rs_backup_schema_name(reset_id))),
 		   0, NULL, NULL, NULL, false, SPI_OK_UTILITY);
 	AtEOXact_GUC(true, nest);
 	return true;
@@ -279,7 +353,7 @@ rs_backup_retain(RsSession *s, StringInfo report)
 	{
 		char	   *line;
 
-		if (!drop_backup(ids[i], psprintf("reset_system.backup_keep = %d", rs_backup_keep)))
+		if (!drop_backup(s, ids[i], psprintf("reset_system.backup_keep = %d", rs_backup_keep), false))
 			continue;
 		line = psprintf("Dropped the backup of reset " INT64_FORMAT " (reset_system.backup_keep = %d).",
 						ids[i], rs_backup_keep);
@@ -362,8 +436,8 @@ reset_backup_drop(PG_FUNCTION_ARGS)
 	rs_enter(&s);
 	SPI_connect();
 	rs_as_owner_begin(&s);
-	dropped = drop_backup(reset_id, psprintf("reset_backup_drop() by %s",
-											 GetUserNameFromId(s.caller_role, false)));
+	dropped = drop_backup(&s, reset_id, psprintf("reset_backup_drop() by %s",
+												  GetUserNameFromId(s.caller_role, false)), true);
 	rs_as_owner_end(&s);
 	if (!dropped)
 		ereport(ERROR,

@@ -26,5 +26,6 @@ extern char *rs_backup_columns(Oid relid);
 extern void rs_backup_take(RsSession *s, RsPlan *plan, int64 reset_id, List *sequences,
 						   StringInfo report);
 extern void rs_backup_retain(RsSession *s, StringInfo report);
+extern char *rs_backup_schema_problem(RsSession *s, int64 reset_id, const char *stored, Oid *nspoid);
 
 #endif							/* RESET_SYSTEM_BACKUP_H */

@@ -32,6 +32,8 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
@@ -39,11 +41,14 @@
 #include "storage/lockdefs.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/json.h"
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
+#include "utils/varlena.h"
 
 #include "backup.h"
 #include "commit_hook.h"
+#include "compat.h"
 #include "environment.h"
 #include "guards.h"
 #include "journal.h"
@@ -77,6 +82,7 @@ typedef struct RestoreTable
 typedef struct RestoreSeq
 {
 	char	   *qname;
+	Oid			relid;			/* now; InvalidOid when gone */
 	int64		last_value;
 	bool		is_called;
 } RestoreSeq;
@@ -85,6 +91,7 @@ typedef struct Restore
 {
 	int64		reset_id;
 	char	   *schema;
+	Oid			nspoid;			/* the backup's schema, checked as its own */
 	char	   *taken;
 	char	   *taken_by;
 	int64		size;
@@ -128,7 +135,159 @@ exclude_hint(Restore *r, const char *name)
 }
 
 /*
- * load_backup: the backup record; ERROR when there is none.
+ * damaged: the ERROR for a backup record that cannot be used as it is.
+ * reset_system.backups is dumped and can be edited; what it says is
+ * checked before anything is built from it.
+ */
+static rs_noreturn void
+damaged(int64 reset_id, const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_CORRUPTED),
+			 errmsg("the backup record of reset " INT64_FORMAT " is damaged: %s", reset_id, what),
+			 errdetail("reset_system.backups was edited, or restored from a damaged dump. Nothing was changed."),
+			 errhint("That backup cannot be restored; drop it with SELECT reset_backup_drop(" INT64_FORMAT ");",
+					 reset_id)));
+}
+
+/*
+ * relation_by_qname: the relation a quoted "schema"."name" stored in a
+ * backup record names (InvalidOid when it no longer exists), or false when
+ * the text is not such a name.  Parsed here rather than by to_regclass,
+ * whose handling of bad syntax differs between server versions.
+ */
+static bool
+relation_by_qname(const char *qname, Oid *relid)
+{
+	char	   *copy = pstrdup(qname);
+	List	   *parts;
+	Oid			nsp;
+
+	*relid = InvalidOid;
+	if (!SplitIdentifierString(copy, '.', &parts) || list_length(parts) != 2)
+		return false;
+	nsp = get_namespace_oid((char *) linitial(parts), true);
+	if (OidIsValid(nsp))
+		*relid = get_relname_relid((char *) lsecond(parts), nsp);
+	return true;
+}
+
+/*
+ * entry_name: how a message names entry i of a backup's tables or
+ * sequences: its position and, when it has one, its name.
+ */
+static char *
+entry_name(const char *list, int i, const char *name)
+{
+	if (name)
+		return psprintf("entry %d of %s (%s)", i + 1, list, quote_literal_cstr(name));
+	return psprintf("entry %d of %s", i + 1, list);
+}
+
+/*
+ * load_tables: the backup's tables, each entry checked: an object with
+ * "table", "qname" and "backup" strings, a whole "rows" count and a
+ * "columns" array.
+ */
+static void
+load_tables(Restore *r, const char *tables)
+{
+	int			n;
+
+	n = rs_spi("SELECT pg_catalog.jsonb_typeof(t), t->>'table', pg_catalog.jsonb_typeof(t->'table'),"
+			   " t->>'qname', pg_catalog.jsonb_typeof(t->'qname'),"
+			   " t->>'backup', pg_catalog.jsonb_typeof(t->'backup'),"
+			   " CASE WHEN pg_catalog.jsonb_typeof(t->'rows') OPERATOR(pg_catalog.=) 'number'"
+			   "       AND (t->>'rows') OPERATOR(pg_catalog.~) '^[0-9]{1,18}$'"
+			   "      THEN (t->>'rows')::pg_catalog.int8 END,"
+			   " pg_catalog.jsonb_typeof(t->'columns'), (t->'columns')::pg_catalog.text"
+			   " FROM pg_catalog.jsonb_array_elements($1::pg_catalog.jsonb) t",
+			   1, (Oid[]) {TEXTOID}, (Datum[]) {CStringGetTextDatum(tables)}, NULL, true, SPI_OK_SELECT);
+	for (int i = 0; i < n; i++)
+	{
+		RestoreTable *t = palloc0(sizeof(RestoreTable));
+		char	   *kind = rs_spi_text(i, 0);
+		char	   *entry;
+		Oid			relid;
+
+		if (strcmp(kind, "object") != 0)
+			damaged(r->reset_id, psprintf("%s is a JSON %s, not an object", entry_name("its tables", i, NULL), kind));
+		t->name = rs_spi_text(i, 1);
+		if (t->name != NULL && strcmp(rs_spi_text(i, 2), "string") != 0)
+			t->name = NULL;
+		entry = entry_name("its tables", i, t->name);
+		if (t->name == NULL || t->name[0] == '\0')
+			damaged(r->reset_id, psprintf("%s has no \"table\" name", entry));
+		t->qname = rs_spi_text(i, 3);
+		if (t->qname == NULL || strcmp(rs_spi_text(i, 4), "string") != 0)
+			damaged(r->reset_id, psprintf("%s has no \"qname\" string", entry));
+		if (!relation_by_qname(t->qname, &relid))
+			damaged(r->reset_id, psprintf("%s: \"qname\" %s is not a schema-qualified table name",
+										  entry, quote_literal_cstr(t->qname)));
+		t->backup = rs_spi_text(i, 5);
+		if (t->backup == NULL || strcmp(rs_spi_text(i, 6), "string") != 0 ||
+			t->backup[0] == '\0' || strlen(t->backup) >= NAMEDATALEN)
+			damaged(r->reset_id, psprintf("%s has no \"backup\" table name", entry));
+		if (rs_spi_isnull(i, 7))
+			damaged(r->reset_id, psprintf("%s has no \"rows\" count (a whole number from 0)", entry));
+		t->rows = rs_spi_int64(i, 7, 0);
+		if (rs_spi_isnull(i, 8) || strcmp(rs_spi_text(i, 8), "array") != 0)
+			damaged(r->reset_id, psprintf("%s has no \"columns\" array", entry));
+		t->columns = rs_spi_text(i, 9);
+		t->rows_now = -1;
+		r->tables = lappend(r->tables, t);
+	}
+}
+
+/*
+ * load_sequences: the backup's sequences, each entry checked: an object
+ * with a "sequence" name, a bigint "last_value" and a boolean "is_called".
+ */
+static void
+load_sequences(Restore *r, const char *seqs)
+{
+	int			n;
+
+	n = rs_spi("SELECT pg_catalog.jsonb_typeof(s), s->>'sequence', pg_catalog.jsonb_typeof(s->'sequence'),"
+			   " CASE WHEN pg_catalog.jsonb_typeof(s->'last_value') OPERATOR(pg_catalog.=) 'number'"
+			   "       AND (s->>'last_value') OPERATOR(pg_catalog.~) '^-?[0-9]{1,19}$'"
+			   "      THEN CASE WHEN (s->>'last_value')::pg_catalog.numeric"
+			   "                     BETWEEN -9223372036854775808 AND 9223372036854775807"
+			   "                THEN (s->>'last_value')::pg_catalog.int8 END END,"
+			   " CASE WHEN pg_catalog.jsonb_typeof(s->'is_called') OPERATOR(pg_catalog.=) 'boolean'"
+			   "      THEN (s->'is_called')::pg_catalog.bool END"
+			   " FROM pg_catalog.jsonb_array_elements($1::pg_catalog.jsonb) s",
+			   1, (Oid[]) {TEXTOID}, (Datum[]) {CStringGetTextDatum(seqs)}, NULL, true, SPI_OK_SELECT);
+	for (int i = 0; i < n; i++)
+	{
+		RestoreSeq *q = palloc0(sizeof(RestoreSeq));
+		char	   *kind = rs_spi_text(i, 0);
+		char	   *entry;
+
+		if (strcmp(kind, "object") != 0)
+			damaged(r->reset_id, psprintf("%s is a JSON %s, not an object", entry_name("its sequences", i, NULL), kind));
+		q->qname = rs_spi_text(i, 1);
+		if (q->qname != NULL && strcmp(rs_spi_text(i, 2), "string") != 0)
+			q->qname = NULL;
+		entry = entry_name("its sequences", i, q->qname);
+		if (q->qname == NULL || !relation_by_qname(q->qname, &q->relid))
+			damaged(r->reset_id, psprintf("%s has no schema-qualified \"sequence\" name", entry));
+		if (OidIsValid(q->relid) && get_rel_relkind(q->relid) != RELKIND_SEQUENCE)
+			damaged(r->reset_id, psprintf("%s names a relation that is not a sequence", entry));
+		if (rs_spi_isnull(i, 3))
+			damaged(r->reset_id, psprintf("%s has no \"last_value\" (a bigint)", entry));
+		q->last_value = rs_spi_int64(i, 3, 0);
+		if (rs_spi_isnull(i, 4))
+			damaged(r->reset_id, psprintf("%s has no \"is_called\" (true or false)", entry));
+		q->is_called = rs_spi_bool(i, 4);
+		r->seqs = lappend(r->seqs, q);
+	}
+}
+
+/*
+ * load_backup: the backup record, checked before anything is built from
+ * it; ERROR when there is none, when it was dropped, or when it is
+ * damaged.
  */
 static Restore *
 load_backup(RsSession *s, int64 reset_id, List *exclude)
@@ -138,6 +297,7 @@ load_backup(RsSession *s, int64 reset_id, List *exclude)
 	Datum		values[1];
 	char	   *tables;
 	char	   *seqs;
+	char	   *problem;
 	int			n;
 	ListCell   *lc;
 
@@ -145,7 +305,8 @@ load_backup(RsSession *s, int64 reset_id, List *exclude)
 	values[0] = Int64GetDatum(reset_id);
 	rs_as_owner_begin(s);
 	n = rs_spi("SELECT schema_name::pg_catalog.text, taken_at::pg_catalog.text, role_name::pg_catalog.text,"
-			   " size_bytes, tables::pg_catalog.text, sequences::pg_catalog.text, dropped_at::pg_catalog.text, dropped_why"
+			   " size_bytes, tables::pg_catalog.text, sequences::pg_catalog.text, dropped_at::pg_catalog.text, dropped_why,"
+			   " pg_catalog.jsonb_typeof(tables), pg_catalog.jsonb_typeof(sequences)"
 			   " FROM reset_system.backups WHERE reset_id OPERATOR(pg_catalog.=) $1",
 			   1, argtypes, values, NULL, true, SPI_OK_SELECT);
 	if (n == 0)
@@ -158,44 +319,40 @@ load_backup(RsSession *s, int64 reset_id, List *exclude)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("the backup of reset " INT64_FORMAT " was dropped", reset_id),
-				 errdetail("Dropped at %s (%s).", rs_spi_text(0, 6), rs_spi_text(0, 7)),
+				 errdetail("Dropped at %s (%s).", rs_spi_text(0, 6),
+						   rs_spi_isnull(0, 7) ? "no reason recorded" : rs_spi_text(0, 7)),
 				 errhint("SELECT * FROM reset_backups(); lists the backups there are.")));
 	r->schema = rs_spi_text(0, 0);
 	r->taken = rs_spi_text(0, 1);
 	r->taken_by = rs_spi_text(0, 2);
+	if (r->taken == NULL || r->taken_by == NULL)
+		damaged(reset_id, "its taken_at or role_name is NULL");
+	if (rs_spi_isnull(0, 3) || rs_spi_int64(0, 3, 0) < 0)
+		damaged(reset_id, "its size_bytes is not a size");
 	r->size = rs_spi_int64(0, 3, 0);
+	if (rs_spi_isnull(0, 8) || strcmp(rs_spi_text(0, 8), "array") != 0)
+		damaged(reset_id, "its tables are not a JSON array");
+	if (rs_spi_isnull(0, 9) || strcmp(rs_spi_text(0, 9), "array") != 0)
+		damaged(reset_id, "its sequences are not a JSON array");
 	tables = rs_spi_text(0, 4);
 	seqs = rs_spi_text(0, 5);
-
-	values[0] = CStringGetTextDatum(tables);
-	n = rs_spi("SELECT t->>'table', t->>'qname', t->>'backup', (t->>'rows')::pg_catalog.int8, (t->'columns')::pg_catalog.text"
-			   " FROM pg_catalog.jsonb_array_elements($1::pg_catalog.jsonb) t",
-			   1, (Oid[]) {TEXTOID}, values, NULL, true, SPI_OK_SELECT);
-	for (int i = 0; i < n; i++)
-	{
-		RestoreTable *t = palloc0(sizeof(RestoreTable));
-
-		t->name = rs_spi_text(i, 0);
-		t->qname = rs_spi_text(i, 1);
-		t->backup = rs_spi_text(i, 2);
-		t->rows = rs_spi_int64(i, 3, 0);
-		t->columns = rs_spi_text(i, 4);
-		t->rows_now = -1;
-		r->tables = lappend(r->tables, t);
-	}
-	values[0] = CStringGetTextDatum(seqs);
-	n = rs_spi("SELECT s->>'sequence', (s->>'last_value')::pg_catalog.int8, (s->>'is_called')::pg_catalog.bool"
-			   " FROM pg_catalog.jsonb_array_elements($1::pg_catalog.jsonb) s",
-			   1, (Oid[]) {TEXTOID}, values, NULL, true, SPI_OK_SELECT);
-	for (int i = 0; i < n; i++)
-	{
-		RestoreSeq *q = palloc0(sizeof(RestoreSeq));
-
-		q->qname = rs_spi_text(i, 0);
-		q->last_value = rs_spi_int64(i, 1, 0);
-		q->is_called = rs_spi_bool(i, 2);
-		r->seqs = lappend(r->seqs, q);
-	}
+	problem = rs_backup_schema_problem(s, reset_id, r->schema, &r->nspoid);
+	if (problem != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("the backup record of reset " INT64_FORMAT " is damaged: %s", reset_id, problem),
+				 errdetail("Only a schema made by a reset for its backup is read or changed. Nothing was changed."),
+				 errhint("Correct reset_system.backups.schema_name of reset " INT64_FORMAT " to %s if that schema is "
+						 "the backup, or drop the backup with SELECT reset_backup_drop(" INT64_FORMAT ");",
+						 reset_id, rs_backup_schema_name(reset_id), reset_id)));
+	if (!OidIsValid(r->nspoid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_SCHEMA),
+				 errmsg("schema %s of the backup of reset " INT64_FORMAT " no longer exists", r->schema, reset_id),
+				 errdetail("The backed-up rows are gone. Nothing was changed."),
+				 errhint("Mark the backup dropped with SELECT reset_backup_drop(" INT64_FORMAT ");", reset_id)));
+	load_tables(r, tables);
+	load_sequences(r, seqs);
 	rs_as_owner_end(s);
 
 	/* every name in exclude must be one of the backed-up tables */
@@ -243,16 +400,34 @@ resolve(Restore *r, RsPlan *plan)
 		RestoreTable *t = (RestoreTable *) lfirst(lc);
 		char	   *now;
 
+		ListCell   *lc2;
+
 		if (t->excluded)
 			continue;
-		rs_spi("SELECT pg_catalog.to_regclass($1)::pg_catalog.oid", 1, (Oid[]) {TEXTOID},
-			   (Datum[]) {CStringGetTextDatum(t->qname)}, NULL, true, SPI_OK_SELECT);
-		t->relid = rs_spi_isnull(0, 0) ? InvalidOid : rs_spi_oid(0, 0);
+		(void) relation_by_qname(t->qname, &t->relid);	/* checked by load_tables */
+		if (OidIsValid(t->relid) && get_rel_relkind(t->relid) != RELKIND_RELATION)
+			t->relid = InvalidOid;
 		if (!OidIsValid(t->relid))
 		{
 			blocker(r, psprintf("table %s no longer exists", t->name), exclude_hint(r, t->name));
 			continue;
 		}
+		foreach(lc2, r->tables)
+		{
+			RestoreTable *o = (RestoreTable *) lfirst(lc2);
+
+			if (o == t)
+				break;
+			if (o->relid == t->relid)
+				damaged(r->reset_id, psprintf("table %s is listed twice in its tables", t->name));
+		}
+		/* from here on, SQL names the table as the catalog does now */
+		t->qname = rs_qualified_name(t->relid, true);
+		if (!OidIsValid(get_relname_relid(t->backup, r->nspoid)) ||
+			get_rel_relkind(get_relname_relid(t->backup, r->nspoid)) != RELKIND_RELATION)
+			blocker(r, psprintf("the backup of table %s (table %s in schema %s) is missing", t->name,
+								quote_identifier(t->backup), r->schema),
+					exclude_hint(r, t->name));
 		now = rs_backup_columns(t->relid);
 		if (strcmp(now, t->columns) != 0)
 			blocker(r, psprintf("the columns of table %s changed since the backup: then %s, now %s",
@@ -260,8 +435,8 @@ resolve(Restore *r, RsPlan *plan)
 					exclude_hint(r, t->name));
 		if (!list_member_oid(plan->effective_delete, t->relid))
 			blocker(r, psprintf("table %s is no longer registered for deletion", t->name),
-					psprintf("Register it again with SELECT reset_register_table('%s', 'delete'); or leave it out: %s",
-							 t->qname, exclude_sql(r, t->name)));
+					psprintf("Register it again with SELECT reset_register_table(%s, 'delete'); or leave it out: %s",
+							 quote_literal_cstr(t->qname), exclude_sql(r, t->name)));
 		rs_spi(psprintf("SELECT pg_catalog.count(*) FROM ONLY %s", t->qname), 0, NULL, NULL, NULL, true, SPI_OK_SELECT);
 		t->rows_now = rs_spi_int64(0, 0, 0);
 	}
@@ -576,10 +751,8 @@ lock_all(Restore *r)
 	{
 		RestoreSeq *q = (RestoreSeq *) lfirst(lc);
 
-		rs_spi("SELECT pg_catalog.to_regclass($1)::pg_catalog.oid", 1, (Oid[]) {TEXTOID},
-			   (Datum[]) {CStringGetTextDatum(q->qname)}, NULL, true, SPI_OK_SELECT);
-		if (!rs_spi_isnull(0, 0))
-			relids = lappend_oid(relids, rs_spi_oid(0, 0));
+		if (OidIsValid(q->relid))
+			relids = lappend_oid(relids, q->relid);
 	}
 	list_sort(relids, list_oid_cmp);
 	(void) rs_lock_relations(relids, AccessExclusiveLock, rs_lock_timeout_ms);
@@ -651,7 +824,7 @@ do_restore(RsSession *s, int64 reset_id, List *exclude, int64 *rows_out)
 	int64		rows = 0;
 	int64		cancelled;
 	StringInfoData tables;
-	StringInfoData excluded;
+	List	   *excluded = NIL;
 
 	r = prepare(s, reset_id, exclude, &plan, true);
 	if (rs_env_blocker(&plan->env, &sqlstate, &message, &detail, &hint))
@@ -726,9 +899,11 @@ do_restore(RsSession *s, int64 reset_id, List *exclude, int64 *rows_out)
 	{
 		RestoreSeq *q = (RestoreSeq *) lfirst(lc);
 
-		rs_spi("SELECT pg_catalog.setval(pg_catalog.to_regclass($1), $2, $3)", 3,
-			   (Oid[]) {TEXTOID, INT8OID, BOOLOID},
-			   (Datum[]) {CStringGetTextDatum(q->qname), Int64GetDatum(q->last_value), BoolGetDatum(q->is_called)},
+		if (!OidIsValid(q->relid))
+			continue;			/* dropped since the backup */
+		rs_spi("SELECT pg_catalog.setval($1, $2, $3)", 3,
+			   (Oid[]) {REGCLASSOID, INT8OID, BOOLOID},
+			   (Datum[]) {ObjectIdGetDatum(q->relid), Int64GetDatum(q->last_value), BoolGetDatum(q->is_called)},
 			   NULL, false, SPI_OK_SELECT);
 	}
 	if (r->deferred)
@@ -737,7 +912,6 @@ do_restore(RsSession *s, int64 reset_id, List *exclude, int64 *rows_out)
 
 	/* the report */
 	initStringInfo(&tables);
-	initStringInfo(&excluded);
 	appendStringInfoChar(&tables, '[');
 	foreach(lc, r->tables)
 	{
@@ -747,14 +921,17 @@ do_restore(RsSession *s, int64 reset_id, List *exclude, int64 *rows_out)
 		if (t->excluded)
 		{
 			line = psprintf("Left %s as it is (exclude).", t->name);
-			appendStringInfo(&excluded, "%s%s", excluded.len ? "," : "", quote_literal_cstr(t->name));
+			excluded = lappend(excluded, t->name);
 		}
 		else
 		{
 			line = psprintf("Restored %s row(s) of %s (replaced %s).", rs_format_count(t->restored), t->name,
 							rs_format_count(t->replaced));
-			appendStringInfo(&tables, "%s{\"table\": \"%s\", \"restored\": " INT64_FORMAT ", \"replaced\": " INT64_FORMAT "}",
-							 tables.len > 1 ? ", " : "", t->name, t->restored, t->replaced);
+			/* escape_json: names are in the server's encoding, as jsonb input is */
+			appendStringInfoString(&tables, tables.len > 1 ? ", {\"table\": " : "{\"table\": ");
+			escape_json(&tables, t->name);
+			appendStringInfo(&tables, ", \"restored\": " INT64_FORMAT ", \"replaced\": " INT64_FORMAT "}",
+							 t->restored, t->replaced);
 		}
 		ereport(NOTICE, (errmsg_internal("%s", line)));
 		appendStringInfo(&report, "%s\n", line);
@@ -791,14 +968,14 @@ do_restore(RsSession *s, int64 reset_id, List *exclude, int64 *rows_out)
 	rs_as_owner_begin(s);
 	rs_spi("INSERT INTO reset_system.restores (reset_id, restored_at, role_name, database_name, environment,"
 		   " tables, excluded, rows_restored, objects_already_purged, objects_cancelled, transaction_id, unlock_id)"
-		   " VALUES ($1, pg_catalog.now(), $2, pg_catalog.current_database(), $3, $4::pg_catalog.jsonb, $5::pg_catalog.text[],"
+		   " VALUES ($1, pg_catalog.now(), $2, pg_catalog.current_database(), $3, $4::pg_catalog.jsonb, $5,"
 		   "  $6, $7, $8, pg_catalog.pg_current_xact_id(), NULLIF($9, 0))",
-		   9, (Oid[]) {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID},
+		   9, (Oid[]) {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID, INT8OID, INT8OID, INT8OID, INT8OID},
 		   (Datum[]) {Int64GetDatum(reset_id),
 				CStringGetTextDatum(GetUserNameFromId(s->caller_role, false)),
 				CStringGetTextDatum(plan->environment),
 				CStringGetTextDatum(tables.data),
-				CStringGetTextDatum(psprintf("{%s}", excluded.data)),
+				rs_list_to_text_array(excluded),
 				Int64GetDatum(rows), Int64GetDatum(r->objects_gone), Int64GetDatum(cancelled),
 		   Int64GetDatum(plan->env.unlock_id)},
 		   NULL, false, SPI_OK_INSERT);
