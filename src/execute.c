@@ -214,10 +214,13 @@ run_before_steps(RsSession *s, RsPlan *plan, StringInfo report)
 
 /*
  * do_reset: the body of reset_execute, after the first guards.  Fills
- * *reset_id and *rows for the attempt journal.
+ * *reset_id and *rows for the attempt journal, as soon as they are known:
+ * the caller reads them after an error too (so they point to volatile
+ * variables: a longjmp may otherwise lose what was stored in them).
  */
 static char *
-do_reset(RsSession *s, const char *token, bool backup, int64 *reset_id_out, int64 *rows_out)
+do_reset(RsSession *s, const char *token, bool backup, volatile int64 *reset_id_out,
+		 volatile int64 *rows_out)
 {
 	TimestampTz started = GetCurrentTimestamp();
 	RsPlan	   *plan;
@@ -380,9 +383,10 @@ reset_execute(PG_FUNCTION_ARGS)
 	bool		backup = (PG_NARGS() < 3 || PG_ARGISNULL(2)) ? rs_backup_default : PG_GETARG_BOOL(2);
 	MemoryContext oldcontext = CurrentMemoryContext;
 	RsSession	s;
-	char	   *out = NULL;
-	int64		reset_id = 0;
-	int64		rows = -1;
+	/* set inside PG_TRY and read after it: volatile (see setjmp(3)) */
+	char	   *volatile out = NULL;
+	volatile int64 reset_id = 0;
+	volatile int64 rows = -1;
 
 	if (rs_reset_running)
 		ereport(ERROR,
