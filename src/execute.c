@@ -51,6 +51,7 @@
 #include "execute.h"
 #include "history.h"
 #include "journal.h"
+#include "message.h"
 #include "kept_run.h"
 #include "locks.h"
 #include "notify.h"
@@ -102,11 +103,11 @@ check_token(RsPlan *plan, const char *token)
 	ereport(ERROR,
 			(errcode(ERRCODE_RS_PLAN_CHANGED),
 			 errmsg("the plan changed since it was shown"),
-			 errdetail("The plan token given is \"%s\"; the plan of database \"%s\" is not that plan any more. "
+			 errdetail("The plan token given is %s; the plan of database \"%s\" is not that plan any more. "
 					   "Its configuration changed, or the structure of its registered tables did (a table added to their schemas, "
 					   "a partition or child attached, a storage column changed), or the plan was made for another database or server. "
 					   "Nothing was changed.",
-					   token, plan->database),
+					   rs_message_value(token), plan->database),
 			 errhint("Read the plan again with SELECT reset_plan(); and, if it is what you want, run the statement on its last line.")));
 }
 
@@ -344,8 +345,8 @@ do_reset(RsSession *s, const char *token, bool backup, volatile int64 *reset_id_
 
 	rs_env_consume(s, plan->env.unlock_id, reset_id);
 	if (plan->env.unlock_id != 0)
-		report_line(&report, psprintf("Used the unlock of environment \"%s\"; it is locked again.",
-									  plan->environment));
+		report_line(&report, psprintf("Used the unlock of environment %s; it is locked again.",
+									  rs_message_value(plan->environment)));
 
 	memset(&rec, 0, sizeof(rec));
 	rec.id = reset_id;

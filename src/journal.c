@@ -133,9 +133,9 @@ rs_journal_attempt(const RsAttempt *a)
 
 	/* the structured log line: one per attempt, whatever happens next */
 	ereport(LOG,
-			(errmsg("reset_system attempt: outcome=\"%s\" database=\"%s\" environment=\"%s\" role=\"%s\" session_role=\"%s\" application=\"%s\" client=\"%s\" xid=\"%s\" reset_id=\"" INT64_FORMAT "\" rows=\"" INT64_FORMAT "\" sqlstate=\"%s\" reason=\"%s\"",
-					a->outcome, or_empty(database), or_empty(rs_environment), or_empty(role),
-					or_empty(session_role), rs_application_name(), or_empty(client), xid,
+			(errmsg("reset_system attempt: outcome=\"%s\" database=\"%s\" environment=%s role=\"%s\" session_role=\"%s\" application=%s client=\"%s\" xid=\"%s\" reset_id=\"" INT64_FORMAT "\" rows=\"" INT64_FORMAT "\" sqlstate=\"%s\" reason=\"%s\"",
+					a->outcome, or_empty(database), rs_message_value(or_empty(rs_environment)), or_empty(role),
+					or_empty(session_role), rs_message_value(rs_application_name()), or_empty(client), xid,
 					a->reset_id, a->rows_deleted, or_empty(a->sqlstate), or_empty(a->reason)),
 			 errhidestmt(true)));
 

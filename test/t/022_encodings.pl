@@ -4,6 +4,8 @@
 # recorded with the label (not "unset").  In SQL_ASCII, bytes that are
 # not UTF-8 are shown as \xNN.  A very long label is cut in the payload,
 # which stays valid JSON under NOTIFY's limit, and the reset goes on.
+# Errors echo user input cut after 64 characters, control characters
+# escaped.
 use strict;
 use warnings;
 
@@ -90,6 +92,21 @@ is($note->{environment}, ('x' x 128) . '...', 'the label is cut in the payload, 
 is_deeply([ sort keys %$note ], \@members, 'and the payload has every member');
 is($node->safe_psql('long', 'SELECT length(environment) FROM reset_system.history'), '5000',
 	'the history has the whole label');
+
+# ---- messages echo user input cut and escaped ------------------------------
+my ($ret, $out);
+($ret, $out, $err) = $node->psql('long',
+	q{SELECT reset_execute('RESET-EVERYTHING', repeat('a', 1000000))});
+like($err, qr/DETAIL:  The plan token given is "a{64}"\.\.\.; the plan/,
+	'a huge plan token is cut after 64 characters in the error');
+cmp_ok(length($err), '<', 2000, 'and the error stays short');
+($ret, $out, $err) = $node->psql('long', q{SELECT reset_unlock('1 minute')});
+like($err, qr/ERROR:  environment "x{64}"\.\.\. is not protected/, 'a huge label is cut in the error');
+($ret, $out, $err) = $node->psql('long', q{
+	SELECT set_config('reset_system.environment', E'stag\ning\x01\t"q"', false);
+	SELECT reset_unlock('1 minute');});
+like($err, qr/ERROR:  environment "stag\\ning\\x01\\t\\"q\\"" is not protected/,
+	'control characters in a label are escaped in the error');
 
 $node->stop;
 done_testing();
