@@ -30,6 +30,7 @@
 
 #include "access/transam.h"
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
 #include "common/ip.h"
@@ -434,9 +435,11 @@ ingest_guarded(const char *name, json_t *obj, bool *inserted, char **why)
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
-		/* a cancel or shutdown is not the entry's fault */
-		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
-			edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
+		/*
+		 * Only bad data is the entry's fault; anything else (a cancel, a
+		 * shutdown, a lack of memory) is raised as it is.
+		 */
+		if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_DATA_EXCEPTION)
 			ReThrowError(edata);
 		*why = psprintf("The database could not store it: %s", edata->message);
 		ok = false;
@@ -452,6 +455,7 @@ ingest_guarded(const char *name, json_t *obj, bool *inserted, char **why)
  * inserted (to notify about it).  Returns the names of the files read; the
  * caller removes them once its transaction has committed.  A damaged
  * entry is moved aside (see move_aside) and the others are copied still.
+ * In a read-only transaction (on a hot standby too) nothing is copied.
  */
 List *
 rs_journal_ingest(void (*inserted) (struct json_t *entry))
@@ -461,6 +465,9 @@ rs_journal_ingest(void (*inserted) (struct json_t *entry))
 	char		prefix[32];
 	List	   *names = NIL;
 
+	/* nothing can be copied now: a later read-write caller (the worker) will */
+	if (RecoveryInProgress() || XactReadOnly)
+		return NIL;
 	snprintf(prefix, sizeof(prefix), "%u-", MyDatabaseId);
 	dir = AllocateDir(RS_JOURNAL_DIR);
 	if (dir == NULL)

@@ -84,6 +84,14 @@ my $deadline = time + 60;
 sleep 0.2 while -e "$journal/$good" && time < $deadline;
 ok(!-e "$journal/$good", 'the good entry is removed once copied');
 
+# ---- a read-only transaction copies nothing, and damages nothing ---------
+my $readonly = "$oid-1-2-2.json";
+plant($readonly, entry(reason => '"read only"'));
+($ret, $out, $err) = $node->psql('app',
+	q{SET default_transaction_read_only = on; SELECT count(*) >= 0 FROM reset_history()});
+is($out, 't', 'reset_history() answers in a read-only transaction') or diag($err);
+ok(!-e "$journal/damaged/$readonly", 'and does not take a good entry for a damaged one');
+
 # ---- the worker copes: it still purges ----------------------------------
 my $planted = "$oid-1-3-1.json";
 plant($planted, '{"at":"not a time","outcome":"refused"}');
