@@ -31,6 +31,7 @@
 #include "environment.h"
 #include "guards.h"
 #include "internal.h"
+#include "message.h"
 #include "render.h"
 #include "reset_system.h"
 
@@ -167,10 +168,10 @@ rs_env_blocker(const RsEnvStatus *st, int *sqlstate, char **message, char **deta
 	if (st->protected && st->unlock_id == 0)
 	{
 		*sqlstate = ERRCODE_RS_ENV_PROTECTED;
-		*message = psprintf("environment \"%s\" is protected and locked", st->name);
-		*detail = psprintf("\"%s\" is listed in reset_system.protected_environments; a reset there needs "
+		*message = psprintf("environment %s is protected and locked", rs_message_value(st->name));
+		*detail = psprintf("%s is listed in reset_system.protected_environments; a reset there needs "
 						   "an unlock committed in an earlier transaction, and each unlock allows one reset.",
-						   st->name);
+						   rs_message_value(st->name));
 		*hint = pstrdup("As a role allowed to unlock: SELECT reset_unlock('15 minutes'); COMMIT it, "
 						"then run the reset in a new transaction.");
 		return true;
@@ -222,9 +223,9 @@ record_event(RsSession *s, const char *outcome, const char *reason)
 		   4, argtypes, values, NULL, false, SPI_OK_INSERT);
 	rs_as_owner_end(s);
 	ereport(LOG,
-			(errmsg("reset_system %s: database=\"%s\" environment=\"%s\" role=\"%s\" reason=\"%s\"",
+			(errmsg("reset_system %s: database=\"%s\" environment=%s role=\"%s\" reason=\"%s\"",
 					outcome, get_database_name(MyDatabaseId),
-					rs_environment ? rs_environment : RS_ENV_UNSET,
+					rs_message_value(rs_environment ? rs_environment : RS_ENV_UNSET),
 					GetUserNameFromId(s->caller_role, false), reason),
 			 errhidestmt(true)));
 }
@@ -275,9 +276,9 @@ reset_unlock(PG_FUNCTION_ARGS)
 	if (!rs_env_is_protected(rs_environment))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("environment \"%s\" is not protected", rs_environment),
-				 errdetail("Resets there need no unlock. reset_system.protected_environments is \"%s\".",
-						   rs_protected_environments ? rs_protected_environments : "")));
+				 errmsg("environment %s is not protected", rs_message_value(rs_environment)),
+				 errdetail("Resets there need no unlock. reset_system.protected_environments is %s.",
+						   rs_message_value(rs_protected_environments ? rs_protected_environments : ""))));
 
 	rs_enter(&s);
 	SPI_connect();

@@ -51,6 +51,7 @@
 #include "execute.h"
 #include "history.h"
 #include "journal.h"
+#include "message.h"
 #include "kept_run.h"
 #include "locks.h"
 #include "notify.h"
@@ -102,11 +103,11 @@ check_token(RsPlan *plan, const char *token)
 	ereport(ERROR,
 			(errcode(ERRCODE_RS_PLAN_CHANGED),
 			 errmsg("the plan changed since it was shown"),
-			 errdetail("The plan token given is \"%s\"; the plan of database \"%s\" is not that plan any more. "
+			 errdetail("The plan token given is %s; the plan of database \"%s\" is not that plan any more. "
 					   "Its configuration changed, or the structure of its registered tables did (a table added to their schemas, "
 					   "a partition or child attached, a storage column changed), or the plan was made for another database or server. "
 					   "Nothing was changed.",
-					   token, plan->database),
+					   rs_message_value(token), plan->database),
 			 errhint("Read the plan again with SELECT reset_plan(); and, if it is what you want, run the statement on its last line.")));
 }
 
@@ -214,10 +215,13 @@ run_before_steps(RsSession *s, RsPlan *plan, StringInfo report)
 
 /*
  * do_reset: the body of reset_execute, after the first guards.  Fills
- * *reset_id and *rows for the attempt journal.
+ * *reset_id and *rows for the attempt journal, as soon as they are known:
+ * the caller reads them after an error too (so they point to volatile
+ * variables: a longjmp may otherwise lose what was stored in them).
  */
 static char *
-do_reset(RsSession *s, const char *token, bool backup, int64 *reset_id_out, int64 *rows_out)
+do_reset(RsSession *s, const char *token, bool backup, volatile int64 *reset_id_out,
+		 volatile int64 *rows_out)
 {
 	TimestampTz started = GetCurrentTimestamp();
 	RsPlan	   *plan;
@@ -341,8 +345,8 @@ do_reset(RsSession *s, const char *token, bool backup, int64 *reset_id_out, int6
 
 	rs_env_consume(s, plan->env.unlock_id, reset_id);
 	if (plan->env.unlock_id != 0)
-		report_line(&report, psprintf("Used the unlock of environment \"%s\"; it is locked again.",
-									  plan->environment));
+		report_line(&report, psprintf("Used the unlock of environment %s; it is locked again.",
+									  rs_message_value(plan->environment)));
 
 	memset(&rec, 0, sizeof(rec));
 	rec.id = reset_id;
@@ -380,9 +384,10 @@ reset_execute(PG_FUNCTION_ARGS)
 	bool		backup = (PG_NARGS() < 3 || PG_ARGISNULL(2)) ? rs_backup_default : PG_GETARG_BOOL(2);
 	MemoryContext oldcontext = CurrentMemoryContext;
 	RsSession	s;
-	char	   *out = NULL;
-	int64		reset_id = 0;
-	int64		rows = -1;
+	/* set inside PG_TRY and read after it: volatile (see setjmp(3)) */
+	char	   *volatile out = NULL;
+	volatile int64 reset_id = 0;
+	volatile int64 rows = -1;
 
 	if (rs_reset_running)
 		ereport(ERROR,

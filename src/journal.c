@@ -30,6 +30,7 @@
 
 #include "access/transam.h"
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
 #include "common/ip.h"
@@ -44,6 +45,8 @@
 #include "utils/timestamp.h"
 
 #include "jsonutil.h"
+#include "jsontext.h"
+#include "message.h"
 
 #include "internal.h"
 #include "commit_hook.h"
@@ -51,6 +54,15 @@
 #include "reset_system.h"
 
 #define RS_JOURNAL_DIR "pg_reset_system/journal"
+
+/* where damaged entries are moved (see move_aside) */
+#define RS_JOURNAL_DAMAGED_DIR RS_JOURNAL_DIR "/damaged"
+
+/* the size of the largest entry: bigger files are damaged */
+#define RS_JOURNAL_FILE_MAX (64 * 1024)
+
+/* the reason of an attempt is cut after this many characters */
+#define RS_JOURNAL_REASON_MAX 2000
 
 /*
  * ensure_dir: create the journal directory if needed.
@@ -122,27 +134,28 @@ rs_journal_attempt(const RsAttempt *a)
 
 	/* the structured log line: one per attempt, whatever happens next */
 	ereport(LOG,
-			(errmsg("reset_system attempt: outcome=\"%s\" database=\"%s\" environment=\"%s\" role=\"%s\" session_role=\"%s\" application=\"%s\" client=\"%s\" xid=\"%s\" reset_id=\"" INT64_FORMAT "\" rows=\"" INT64_FORMAT "\" sqlstate=\"%s\" reason=\"%s\"",
-					a->outcome, or_empty(database), or_empty(rs_environment), or_empty(role),
-					or_empty(session_role), rs_application_name(), or_empty(client), xid,
+			(errmsg("reset_system attempt: outcome=\"%s\" database=\"%s\" environment=%s role=\"%s\" session_role=\"%s\" application=%s client=\"%s\" xid=\"%s\" reset_id=\"" INT64_FORMAT "\" rows=\"" INT64_FORMAT "\" sqlstate=\"%s\" reason=\"%s\"",
+					a->outcome, or_empty(database), rs_message_value(or_empty(rs_environment)), or_empty(role),
+					or_empty(session_role), rs_message_value(rs_application_name()), or_empty(client), xid,
 					a->reset_id, a->rows_deleted, or_empty(a->sqlstate), or_empty(a->reason)),
 			 errhidestmt(true)));
 
 	obj = rs_json_object();
 	json_object_set_new(obj, "at", json_string(timestamptz_to_str(now)));
 	json_object_set_new(obj, "database_oid", json_integer(MyDatabaseId));
-	json_object_set_new(obj, "database", json_string(or_empty(database)));
-	json_object_set_new(obj, "environment", json_string(or_empty(rs_environment)));
-	json_object_set_new(obj, "role", json_string(or_empty(role)));
-	json_object_set_new(obj, "session_role", json_string(or_empty(session_role)));
+	/* text from the database is UTF-8 in JSON (see jsontext.c) */
+	json_object_set_new(obj, "database", rs_json_text(or_empty(database)));
+	json_object_set_new(obj, "environment", rs_json_text(or_empty(rs_environment)));
+	json_object_set_new(obj, "role", rs_json_text(or_empty(role)));
+	json_object_set_new(obj, "session_role", rs_json_text(or_empty(session_role)));
 	json_object_set_new(obj, "outcome", json_string(a->outcome));
-	json_object_set_new(obj, "reason", a->reason ? json_string(a->reason) : json_null());
+	json_object_set_new(obj, "reason", rs_json_text_max(a->reason, RS_JOURNAL_REASON_MAX));
 	json_object_set_new(obj, "sqlstate", a->sqlstate ? json_string(a->sqlstate) : json_null());
 	json_object_set_new(obj, "reset_id", a->reset_id > 0 ? json_integer(a->reset_id) : json_null());
 	json_object_set_new(obj, "rows_deleted", a->rows_deleted >= 0 ? json_integer(a->rows_deleted) : json_null());
 	json_object_set_new(obj, "xid", xid[0] ? json_string(xid) : json_null());
 	json_object_set_new(obj, "client", client ? json_string(client) : json_null());
-	json_object_set_new(obj, "application", json_string(rs_application_name()));
+	json_object_set_new(obj, "application", rs_json_text(rs_application_name()));
 	json_object_set_new(obj, "pid", json_integer(MyProcPid));
 	text = json_dumps(obj, JSON_COMPACT);
 	json_decref(obj);
@@ -177,21 +190,32 @@ rs_journal_attempt(const RsAttempt *a)
 }
 
 /*
- * read_file: the whole content of a small file, or NULL.
+ * read_file: the whole content of a small file, or NULL: with *why set
+ * when the file is damaged (too big to be an entry, holds a NUL byte),
+ * left NULL when it could not be read (gone meanwhile: another session
+ * copied it).
  */
 static char *
-read_file(const char *path)
+read_file(const char *path, char **why)
 {
 	int			fd = OpenTransientFile(path, O_RDONLY | PG_BINARY);
 	struct stat st;
 	char	   *buf;
 	ssize_t		n;
 
+	*why = NULL;
 	if (fd < 0)
 		return NULL;
-	if (fstat(fd, &st) != 0 || st.st_size > 1024 * 1024)
+	if (fstat(fd, &st) != 0)
 	{
 		CloseTransientFile(fd);
+		return NULL;
+	}
+	if (st.st_size > RS_JOURNAL_FILE_MAX)
+	{
+		CloseTransientFile(fd);
+		*why = psprintf("The file has %lld bytes, more than an entry ever holds (%d)",
+						(long long) st.st_size, RS_JOURNAL_FILE_MAX);
 		return NULL;
 	}
 	buf = palloc(st.st_size + 1);
@@ -200,18 +224,131 @@ read_file(const char *path)
 	if (n != st.st_size)
 		return NULL;
 	buf[n] = '\0';
+	if (strlen(buf) != (size_t) n)
+	{
+		*why = pstrdup("The file holds a NUL byte");
+		return NULL;
+	}
 	return buf;
 }
 
 /*
- * jstr: a string member of a JSON object, or NULL.
+ * jstr: a string member of a JSON object, in the database's encoding, or
+ * NULL.
  */
-static const char *
+static char *
 jstr(json_t *obj, const char *key)
 {
 	json_t	   *v = json_object_get(obj, key);
 
-	return json_is_string(v) ? json_string_value(v) : NULL;
+	return json_is_string(v) ? rs_server_from_utf8(json_string_value(v)) : NULL;
+}
+
+/*
+ * entry_damage: what is wrong with a journal entry (a palloc'd sentence),
+ * or NULL when it has the shape rs_journal_attempt writes.  What only the
+ * database can check (the timestamp, the conversion to its encoding) is
+ * checked when the entry is stored.
+ */
+static char *
+entry_damage(json_t *obj)
+{
+	static const char *const outcomes[] = {"refused", "failed", "executed",
+		"unlocked", "locked", "restore refused", "restore failed",
+	"restore executed"};
+	static const char *const strings[] = {"at", "database", "environment", "role",
+	"session_role", "outcome"};
+	static const char *const optional_strings[] = {"reason", "sqlstate", "xid", "client",
+	"application"};
+	static const char *const integers[] = {"reset_id", "rows_deleted", "pid"};
+	const char *outcome;
+	const char *xid;
+	bool		known = false;
+
+	if (!json_is_object(obj))
+		return pstrdup("The entry is not a JSON object");
+	for (size_t i = 0; i < lengthof(strings); i++)
+		if (!json_is_string(json_object_get(obj, strings[i])))
+			return psprintf("\"%s\" is %s, not a string", strings[i],
+							json_object_get(obj, strings[i]) ? "of another type" : "missing");
+	for (size_t i = 0; i < lengthof(optional_strings); i++)
+	{
+		json_t	   *v = json_object_get(obj, optional_strings[i]);
+
+		if (v && !json_is_string(v) && !json_is_null(v))
+			return psprintf("\"%s\" is neither a string nor null", optional_strings[i]);
+	}
+	for (size_t i = 0; i < lengthof(integers); i++)
+	{
+		json_t	   *v = json_object_get(obj, integers[i]);
+
+		if (v && !json_is_integer(v) && !json_is_null(v))
+			return psprintf("\"%s\" is neither an integer nor null", integers[i]);
+		if (json_is_integer(v) && json_integer_value(v) < 0)
+			return psprintf("\"%s\" is negative", integers[i]);
+	}
+	if (json_is_integer(json_object_get(obj, "pid")) &&
+		json_integer_value(json_object_get(obj, "pid")) > PG_INT32_MAX)
+		return pstrdup("\"pid\" is out of range");
+	if (strlen(json_string_value(json_object_get(obj, "at"))) > 64)
+		return psprintf("\"at\" is not a timestamp: %s",
+						rs_message_value(json_string_value(json_object_get(obj, "at"))));
+	outcome = json_string_value(json_object_get(obj, "outcome"));
+	for (size_t i = 0; i < lengthof(outcomes); i++)
+		if (strcmp(outcome, outcomes[i]) == 0)
+			known = true;
+	if (!known)
+		return psprintf("Unknown outcome %s", rs_message_value(outcome));
+	xid = json_string_value(json_object_get(obj, "xid"));
+	if (xid && (xid[0] == '\0' || strspn(xid, "0123456789") != strlen(xid) || strlen(xid) > 20))
+		return psprintf("\"xid\" is not a transaction id: %s", rs_message_value(xid));
+	return NULL;
+}
+
+/*
+ * move_aside: move a damaged journal file into the damaged/ subdirectory
+ * (durably: it must neither come back nor be lost after a crash), so that
+ * it stops every later copy from failing and stays for the operator to
+ * read.  Says so in a WARNING naming the file and what was wrong.
+ */
+static void
+move_aside(const char *name, const char *why)
+{
+	char		path[MAXPGPATH];
+	char		target[MAXPGPATH];
+
+	snprintf(path, sizeof(path), "%s/%s", RS_JOURNAL_DIR, name);
+	snprintf(target, sizeof(target), "%s/%s", RS_JOURNAL_DAMAGED_DIR, name);
+	if (MakePGDirectory(RS_JOURNAL_DAMAGED_DIR) < 0 && errno != EEXIST)
+	{
+		ereport(WARNING,
+				(errcode_for_file_access(),
+				 errmsg("reset_system attempt journal entry \"%s\" is damaged and could not be moved aside: %m",
+						path),
+				 errdetail("%s.", why),
+				 errhint("Move or remove the file by hand.")));
+		return;
+	}
+	if (rename(path, target) != 0)
+	{
+		/* another session moved it meanwhile: it said so */
+		if (errno != ENOENT)
+			ereport(WARNING,
+					(errcode_for_file_access(),
+					 errmsg("reset_system attempt journal entry \"%s\" is damaged and could not be moved aside: %m",
+							path),
+					 errdetail("%s.", why),
+					 errhint("Move or remove the file by hand.")));
+		return;
+	}
+	(void) fsync_fname_ext(RS_JOURNAL_DAMAGED_DIR, true, false, WARNING);
+	(void) fsync_fname_ext(RS_JOURNAL_DIR, true, false, WARNING);
+	ereport(WARNING,
+			(errcode(ERRCODE_DATA_CORRUPTED),
+			 errmsg("reset_system moved the damaged attempt journal entry \"%s\" to \"%s\"",
+					path, target),
+			 errdetail("%s. The attempt it recorded is not in reset_system.attempts.", why),
+			 errhint("Read the file (and the server log's \"reset_system attempt\" lines), then remove it.")));
 }
 
 /*
@@ -228,6 +365,9 @@ ingest_one(const char *name, json_t *obj)
 	const char *strs[9] = {name, jstr(obj, "at"), jstr(obj, "role"), jstr(obj, "session_role"),
 		jstr(obj, "database"), jstr(obj, "environment"), jstr(obj, "outcome"),
 	jstr(obj, "reason"), jstr(obj, "sqlstate")};
+	const char *xid = jstr(obj, "xid");
+	const char *client = jstr(obj, "client");
+	const char *application = jstr(obj, "application");
 	json_t	   *v;
 
 	memset(nulls, ' ', sizeof(nulls));
@@ -242,12 +382,12 @@ ingest_one(const char *name, json_t *obj)
 	v = json_object_get(obj, "rows_deleted");
 	values[10] = Int64GetDatum(json_is_integer(v) ? json_integer_value(v) : 0);
 	nulls[10] = json_is_integer(v) ? ' ' : 'n';
-	values[11] = jstr(obj, "xid") ? CStringGetTextDatum(jstr(obj, "xid")) : (Datum) 0;
-	nulls[11] = jstr(obj, "xid") ? ' ' : 'n';
-	values[12] = jstr(obj, "client") ? CStringGetTextDatum(jstr(obj, "client")) : (Datum) 0;
-	nulls[12] = jstr(obj, "client") ? ' ' : 'n';
-	values[13] = jstr(obj, "application") ? CStringGetTextDatum(jstr(obj, "application")) : (Datum) 0;
-	nulls[13] = jstr(obj, "application") ? ' ' : 'n';
+	values[11] = xid ? CStringGetTextDatum(xid) : (Datum) 0;
+	nulls[11] = xid ? ' ' : 'n';
+	values[12] = client ? CStringGetTextDatum(client) : (Datum) 0;
+	nulls[12] = client ? ' ' : 'n';
+	values[13] = application ? CStringGetTextDatum(application) : (Datum) 0;
+	nulls[13] = application ? ' ' : 'n';
 	v = json_object_get(obj, "pid");
 	values[14] = Int32GetDatum(json_is_integer(v) ? (int32) json_integer_value(v) : 0);
 
@@ -262,11 +402,60 @@ ingest_one(const char *name, json_t *obj)
 }
 
 /*
+ * ingest_guarded: ingest_one in a subtransaction, so that an entry the
+ * database cannot take (a timestamp it cannot read, text without an
+ * equivalent in its encoding) costs only that entry.  Returns false with
+ * *why set when it failed; *inserted says whether a row was inserted.
+ */
+static bool
+ingest_guarded(const char *name, json_t *obj, bool *inserted, char **why)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	volatile bool ok = true;
+
+	*why = NULL;
+	*inserted = false;
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		*inserted = ingest_one(name, obj);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		/*
+		 * Only bad data is the entry's fault; anything else (a cancel, a
+		 * shutdown, a lack of memory) is raised as it is.
+		 */
+		if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_DATA_EXCEPTION)
+			ReThrowError(edata);
+		*why = psprintf("The database could not store it: %s", edata->message);
+		ok = false;
+	}
+	PG_END_TRY();
+	return ok;
+}
+
+/*
  * rs_journal_ingest: copy this database's journal entries into
  * reset_system.attempts (inside an SPI connection, with the rights to
  * write it).  The callback, when given, is called for every entry newly
  * inserted (to notify about it).  Returns the names of the files read; the
- * caller removes them once its transaction has committed.
+ * caller removes them once its transaction has committed.  A damaged
+ * entry is moved aside (see move_aside) and the others are copied still.
+ * In a read-only transaction (on a hot standby too) nothing is copied.
  */
 List *
 rs_journal_ingest(void (*inserted) (struct json_t *entry))
@@ -276,6 +465,9 @@ rs_journal_ingest(void (*inserted) (struct json_t *entry))
 	char		prefix[32];
 	List	   *names = NIL;
 
+	/* nothing can be copied now: a later read-write caller (the worker) will */
+	if (RecoveryInProgress() || XactReadOnly)
+		return NIL;
 	snprintf(prefix, sizeof(prefix), "%u-", MyDatabaseId);
 	dir = AllocateDir(RS_JOURNAL_DIR);
 	if (dir == NULL)
@@ -285,6 +477,8 @@ rs_journal_ingest(void (*inserted) (struct json_t *entry))
 		char		path[MAXPGPATH];
 		size_t		len = strlen(de->d_name);
 		char	   *content;
+		char	   *why;
+		bool		added;
 		json_t	   *obj;
 		json_error_t jerr;
 
@@ -292,24 +486,65 @@ rs_journal_ingest(void (*inserted) (struct json_t *entry))
 			len < 6 || strcmp(de->d_name + len - 5, ".json") != 0)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", RS_JOURNAL_DIR, de->d_name);
-		content = read_file(path);
+		content = read_file(path, &why);
 		if (content == NULL)
-			continue;
-		obj = json_loads(content, 0, &jerr);
-		if (obj == NULL)
 		{
-			ereport(WARNING,
-					(errmsg("reset_system: ignoring unreadable attempt journal entry \"%s\": %s",
-							path, jerr.text)));
+			if (why)
+				move_aside(de->d_name, why);
 			continue;
 		}
-		if (ingest_one(de->d_name, obj) && inserted)
+		/* jansson also refuses text that is not UTF-8 */
+		obj = json_loads(content, JSON_REJECT_DUPLICATES, &jerr);
+		if (obj == NULL)
+		{
+			move_aside(de->d_name,
+					   psprintf("It is not valid JSON: %s (line %d, column %d)",
+								jerr.text, jerr.line, jerr.column));
+			continue;
+		}
+		why = entry_damage(obj);
+		if (why == NULL && !ingest_guarded(de->d_name, obj, &added, &why))
+			Assert(why != NULL);
+		if (why)
+		{
+			json_decref(obj);
+			move_aside(de->d_name, why);
+			continue;
+		}
+		if (added && inserted)
 			inserted(obj);
 		json_decref(obj);
 		names = lappend(names, pstrdup(de->d_name));
 	}
 	FreeDir(dir);
 	return names;
+}
+
+/*
+ * rs_journal_damaged_note: a sentence saying how many journal entries of
+ * this database were moved aside as damaged, or NULL when none was.
+ */
+char *
+rs_journal_damaged_note(void)
+{
+	DIR		   *dir;
+	struct dirent *de;
+	char		prefix[32];
+	int			n = 0;
+
+	snprintf(prefix, sizeof(prefix), "%u-", MyDatabaseId);
+	dir = AllocateDir(RS_JOURNAL_DAMAGED_DIR);
+	if (dir == NULL)
+		return NULL;
+	while ((de = ReadDirExtended(dir, RS_JOURNAL_DAMAGED_DIR, DEBUG1)) != NULL)
+		if (strncmp(de->d_name, prefix, strlen(prefix)) == 0)
+			n++;
+	FreeDir(dir);
+	if (n == 0)
+		return NULL;
+	return psprintf("Note: %d damaged attempt journal file(s) of this database were moved aside to "
+					"$PGDATA/%s; the server log's WARNINGs say what was wrong. Read them, then remove them.",
+					n, RS_JOURNAL_DAMAGED_DIR);
 }
 
 /*

@@ -31,5 +31,6 @@ struct json_t;
 extern List *rs_journal_ingest(void (*inserted) (struct json_t *entry));
 extern void rs_journal_remove(List *names);
 extern bool rs_journal_pending(Oid dboid);
+extern char *rs_journal_damaged_note(void);
 
 #endif							/* RESET_SYSTEM_JOURNAL_H */

@@ -31,6 +31,7 @@
 #undef json_object
 
 #include "jsonutil.h"
+#include "jsontext.h"
 
 #include "compat.h"
 #include "environment.h"
@@ -44,7 +45,16 @@
 #define RS_NOTIFY_MAX 7900		/* NOTIFY payloads must stay under 8000 bytes */
 
 /*
- * queue_webhook: a message for the webhook, if one is configured.
+ * Names and labels in a payload are cut after this many characters: with
+ * JSON escapes a character takes at most 6 bytes, so the few such fields
+ * of a payload keep it far below RS_NOTIFY_MAX whatever they hold.
+ */
+#define RS_NOTIFY_FIELD_MAX 128
+
+/*
+ * queue_webhook: a message for the webhook, if one is configured.  The
+ * payload is UTF-8 (as jansson writes it); the table holds it in the
+ * database's encoding.
  */
 static void
 queue_webhook(const char *event, const char *payload)
@@ -55,7 +65,7 @@ queue_webhook(const char *event, const char *payload)
 	if (rs_webhook_url == NULL || rs_webhook_url[0] == '\0')
 		return;
 	values[0] = CStringGetTextDatum(event);
-	values[1] = CStringGetTextDatum(payload);
+	values[1] = CStringGetTextDatum(rs_server_from_utf8(payload));
 	rs_spi("INSERT INTO reset_system.notifications (event, payload)"
 		   " VALUES ($1, $2::pg_catalog.jsonb)",
 		   2, argtypes, values, NULL, false, SPI_OK_INSERT);
@@ -84,17 +94,22 @@ rs_notify_reset(RsSession *s, RsPlan *plan, int64 reset_id, int64 purge_objects)
 	json_t	   *tables = rs_json_object();
 	ListCell   *lc;
 	char	   *role = GetUserNameFromId(s->caller_role, false);
+	char	   *database;
+	char	   *environment;
 	char	   *payload;
 
 	foreach(lc, plan->delete_tables)
 	{
 		RsTable    *t = (RsTable *) lfirst(lc);
 
-		json_object_set_new(tables, t->name, json_integer(t->rows));
+		json_object_set_new(tables, rs_utf8_from_server(t->name), json_integer(t->rows));
 	}
+	database = rs_utf8_clip(rs_utf8_from_server(plan->database), RS_NOTIFY_FIELD_MAX);
+	environment = rs_utf8_clip(rs_utf8_from_server(plan->environment), RS_NOTIFY_FIELD_MAX);
+	role = rs_utf8_clip(rs_utf8_from_server(role), RS_NOTIFY_FIELD_MAX);
 	json_object_set_new(obj, "event", json_string("reset"));
-	json_object_set_new(obj, "database", json_string(plan->database));
-	json_object_set_new(obj, "environment", json_string(plan->environment));
+	json_object_set_new(obj, "database", json_string(database));
+	json_object_set_new(obj, "environment", json_string(environment));
 	json_object_set_new(obj, "reset_id", json_integer(reset_id));
 	json_object_set_new(obj, "role", json_string(role));
 	json_object_set_new(obj, "rows_deleted", json_integer(plan->delete_rows));
@@ -103,7 +118,7 @@ rs_notify_reset(RsSession *s, RsPlan *plan, int64 reset_id, int64 purge_objects)
 	json_object_set_new(obj, "text",
 						json_string(psprintf("reset_system: database \"%s\" (%s) was reset by %s: "
 											 "%s row(s) deleted in %d table(s), %s storage object(s) queued for purge (reset " INT64_FORMAT ").",
-											 plan->database, plan->environment, role,
+											 database, environment, role,
 											 rs_format_count(plan->delete_rows),
 											 list_length(plan->delete_tables),
 											 rs_format_count(purge_objects), reset_id)));
@@ -116,8 +131,8 @@ rs_notify_reset(RsSession *s, RsPlan *plan, int64 reset_id, int64 purge_objects)
 		payload = dump(obj);
 	}
 	json_decref(obj);
-
-	Async_Notify(RS_CHANNEL, payload);
+	/* a payload is text in the database's encoding, like any other */
+	Async_Notify(RS_CHANNEL, rs_server_from_utf8(payload));
 	rs_as_owner_begin(s);
 	queue_webhook("reset", payload);
 	rs_as_owner_end(s);
@@ -141,6 +156,8 @@ rs_notify_purge_finished(int64 reset_id, int64 purged, int64 failed)
 	rs_spi("SELECT environment FROM reset_system.history WHERE id OPERATOR(pg_catalog.=) $1",
 		   1, argtypes, values, NULL, false, SPI_OK_SELECT);
 	env = SPI_processed > 0 ? rs_spi_text(0, 0) : pstrdup(RS_ENV_UNSET);
+	db = rs_utf8_clip(rs_utf8_from_server(db), RS_NOTIFY_FIELD_MAX);
+	env = rs_utf8_clip(rs_utf8_from_server(env), RS_NOTIFY_FIELD_MAX);
 
 	json_object_set_new(obj, "event", json_string("purge_finished"));
 	json_object_set_new(obj, "database", json_string(db));
@@ -155,8 +172,7 @@ rs_notify_purge_finished(int64 reset_id, int64 purged, int64 failed)
 											 rs_format_count(failed))));
 	payload = dump(obj);
 	json_decref(obj);
-
-	Async_Notify(RS_CHANNEL, payload);
+	Async_Notify(RS_CHANNEL, rs_server_from_utf8(payload));
 	queue_webhook("purge_finished", payload);
 }
 
@@ -175,7 +191,8 @@ rs_notify_refused(json_t *entry)
 	const char *db;
 
 	if (!json_is_string(outcome) || strcmp(json_string_value(outcome), "refused") != 0 ||
-		!json_is_string(env) || !rs_env_is_protected(json_string_value(env)))
+		!json_is_string(env) ||
+		!rs_env_is_protected(rs_server_from_utf8(json_string_value(env))))
 		return;
 
 	reason = json_string_value(json_object_get(entry, "reason"));
@@ -234,7 +251,8 @@ rs_webhook_deliver(void)
 	for (int i = 0; i < n; i++)
 	{
 		ids[i] = rs_spi_int64(i, 0, 0);
-		payloads[i] = rs_spi_text(i, 1);
+		/* JSON over HTTP is UTF-8 */
+		payloads[i] = rs_utf8_from_server(rs_spi_text(i, 1));
 		attempts[i] = (int) rs_spi_int64(i, 2, 0) + 1;
 	}
 

@@ -21,6 +21,7 @@
 #include "commit_hook.h"
 #include "guards.h"
 #include "internal.h"
+#include "journal.h"
 #include "purge_totals.h"
 #include "render.h"
 #include "reset_system.h"
@@ -271,6 +272,13 @@ reset_purge_wait(PG_FUNCTION_ARGS)
 							   last_error ? last_error : "none recorded"),
 					 errhint("The purge goes on in the background. Watch it with SELECT * FROM reset_purge_status(" INT64_FORMAT ");",
 							 reset_id)));
+	}
+	/* a damaged journal file moved aside: the operator should know */
+	{
+		char	   *note = rs_journal_damaged_note();
+
+		if (note != NULL)
+			result = psprintf("%s %s", result, note);
 	}
 	result = rs_copy_out(result);
 	SPI_finish();
