@@ -16,6 +16,7 @@
 #include "pgstat.h"
 #include "storage/latch.h"
 #include "utils/builtins.h"
+#include "utils/memutils.h"
 #include "utils/timestamp.h"
 
 #include "commit_hook.h"
@@ -160,7 +161,11 @@ reset_purge_retry(PG_FUNCTION_ARGS)
 
 /*
  * reset_purge_wait(timeout interval DEFAULT '5 minutes'): wait for the
- * purge of the latest reset of this database.
+ * purge of the latest reset of this database.  It polls ten times a
+ * second, possibly for hours: each poll works in a memory context that is
+ * reset before the next one, and frees its SPI tuple tables (they live in
+ * the SPI procedure context until SPI_finish otherwise), so a long wait
+ * does not grow the backend.
  */
 Datum
 reset_purge_wait(PG_FUNCTION_ARGS)
@@ -172,6 +177,8 @@ reset_purge_wait(PG_FUNCTION_ARGS)
 	char	   *result = NULL;
 	Oid			argtypes[1] = {INT8OID};
 	Datum		values[1];
+	MemoryContext poll_cxt;
+	MemoryContext outer_cxt;
 
 	if (timeout == NULL)
 		ereport(ERROR,
@@ -201,16 +208,23 @@ reset_purge_wait(PG_FUNCTION_ARGS)
 		result = "No reset has been recorded in this database; there is no purge to wait for.";
 	reset_id = rs_spi_int64(0, 0, 0);
 	values[0] = Int64GetDatum(reset_id);
+	SPI_freetuptable(SPI_tuptable);
 	rs_as_owner_end(&s);
 
 	if (result == NULL)
 		(void) kick();
 
+	outer_cxt = CurrentMemoryContext;
+	poll_cxt = AllocSetContextCreate(outer_cxt, "reset_purge_wait poll",
+									 ALLOCSET_DEFAULT_SIZES);
 	while (result == NULL)
 	{
 		RsPurgeTotals t;
 		char	   *last_error;
 		char	   *failures;
+
+		MemoryContextReset(poll_cxt);
+		MemoryContextSwitchTo(poll_cxt);
 
 		/*
 		 * A cheap look first: is anything of this reset still pending?  From
@@ -223,6 +237,7 @@ reset_purge_wait(PG_FUNCTION_ARGS)
 			   " ORDER BY id DESC LIMIT 1",
 			   1, argtypes, values, NULL, false, SPI_OK_SELECT);
 		rs_as_owner_end(&s);
+		SPI_freetuptable(SPI_tuptable);
 		if (SPI_processed > 0 && GetCurrentTimestamp() < deadline)
 		{
 			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
@@ -272,7 +287,9 @@ reset_purge_wait(PG_FUNCTION_ARGS)
 					 errhint("The purge goes on in the background. Watch it with SELECT * FROM reset_purge_status(" INT64_FORMAT ");",
 							 reset_id)));
 	}
+	MemoryContextSwitchTo(outer_cxt);
 	result = rs_copy_out(result);
+	MemoryContextDelete(poll_cxt);
 	SPI_finish();
 	rs_leave(&s);
 	PG_RETURN_TEXT_P(cstring_to_text(result));
