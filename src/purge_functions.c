@@ -15,6 +15,7 @@
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "storage/latch.h"
+#include "storage/lock.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
@@ -97,6 +98,82 @@ reset_purge_status(PG_FUNCTION_ARGS)
 }
 
 /*
+ * worker_lock_held: does a purge worker hold this database's worker lock?
+ * Probed through the lock manager without waiting, and let go at once.
+ */
+static bool
+worker_lock_held(Oid dboid)
+{
+	LOCKTAG		tag;
+
+	SET_LOCKTAG_ADVISORY(tag, dboid, RS_ADVISORY_KEY, RS_ADVISORY_WORKER, 2);
+	if (LockAcquire(&tag, ExclusiveLock, true, true) == LOCKACQUIRE_NOT_AVAIL)
+		return true;
+	LockRelease(&tag, ExclusiveLock, true);
+	return false;
+}
+
+typedef enum
+{
+	KICK_RUNNING,				/* a worker already serves the database */
+	KICK_STARTED,				/* a worker was started */
+	KICK_NO_SLOT				/* none could be started */
+} KickResult;
+
+/*
+ * start_worker_once: start a purge worker for dboid unless one already
+ * holds the worker lock.  Backends that kick at the same time take turns
+ * on the kick lock, and each holds it until the worker it started has
+ * taken the worker lock (or exited, having nothing to do), so the next one
+ * sees it: a burst of kicks registers one worker, not one per kick, and
+ * does not use up max_worker_processes.  This is what keeps one worker per
+ * database when the library is not preloaded and there is no shared
+ * memory to keep count in.
+ */
+static KickResult
+start_worker_once(Oid dboid)
+{
+	LOCKTAG		kick_tag;
+	BackgroundWorkerHandle *handle;
+	TimestampTz deadline;
+
+	SET_LOCKTAG_ADVISORY(kick_tag, dboid, RS_ADVISORY_KEY, RS_ADVISORY_KICK, 2);
+	(void) LockAcquire(&kick_tag, ExclusiveLock, false, false);
+	if (worker_lock_held(dboid))
+	{
+		LockRelease(&kick_tag, ExclusiveLock, false);
+		return KICK_RUNNING;
+	}
+	if (!rs_purge_worker_register(dboid, false, &handle))
+	{
+		LockRelease(&kick_tag, ExclusiveLock, false);
+		return KICK_NO_SLOT;
+	}
+
+	/* the worker connects and takes its lock within milliseconds */
+	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), 10000);
+	for (;;)
+	{
+		pid_t		pid;
+		BgwHandleStatus status = GetBackgroundWorkerPid(handle, &pid);
+
+		if (status == BGWH_STOPPED || status == BGWH_POSTMASTER_DIED)
+			break;
+		if (status == BGWH_STARTED && worker_lock_held(dboid))
+			break;
+		if (GetCurrentTimestamp() >= deadline)
+			break;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 10, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+	pfree(handle);
+	LockRelease(&kick_tag, ExclusiveLock, false);
+	return KICK_STARTED;
+}
+
+/*
  * kick: wake or start this database's purge worker.  Returns a sentence
  * saying which, or NULL when no worker could be started.
  */
@@ -107,8 +184,15 @@ kick(void)
 
 	if (rs_preloaded && rs_shmem_wake(MyDatabaseId))
 		return psprintf("Woke the purge worker of database \"%s\".", db);
-	if (rs_purge_worker_start(MyDatabaseId, false))
-		return psprintf("Started a purge worker for database \"%s\".", db);
+	switch (start_worker_once(MyDatabaseId))
+	{
+		case KICK_RUNNING:
+			return psprintf("The purge worker of database \"%s\" is already running.", db);
+		case KICK_STARTED:
+			return psprintf("Started a purge worker for database \"%s\".", db);
+		case KICK_NO_SLOT:
+			break;
+	}
 	return NULL;
 }
 
