@@ -237,7 +237,6 @@ Datum
 reset_unlock(PG_FUNCTION_ARGS)
 {
 	Interval   *duration;
-	Interval	max_duration;
 	RsSession	s;
 	TimestampTz until;
 	char	   *reason;
@@ -250,21 +249,9 @@ reset_unlock(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("argument \"duration\" of reset_unlock() must not be NULL")));
 	duration = PG_GETARG_INTERVAL_P(0);
-	memset(&max_duration, 0, sizeof(max_duration));
-	max_duration.time = USECS_PER_DAY;
-	if (DatumGetInt32(DirectFunctionCall2(interval_cmp, IntervalPGetDatum(duration),
-										  IntervalPGetDatum(&max_duration))) > 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("an unlock lasts at most 24 hours"),
-				 errhint("Unlock again when the next reset is due.")));
-	until = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
-													TimestampTzGetDatum(GetCurrentTimestamp()),
-													IntervalPGetDatum(duration)));
-	if (until <= GetCurrentTimestamp())
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("the duration of an unlock must be positive")));
+	until = rs_guard_until(duration, USECS_PER_DAY, "an unlock",
+						   "Unlock for a positive time of at most 24 hours, e.g. SELECT reset_unlock('15 minutes'); "
+						   "unlock again when the next reset is due.");
 
 	rs_guard_writable("unlock an environment");
 	if (!rs_env_labelled())

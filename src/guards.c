@@ -10,6 +10,8 @@
 
 #include "access/xact.h"
 #include "access/xlog.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
 
 #include "guards.h"
 #include "reset_system.h"
@@ -82,6 +84,59 @@ rs_guard_writable(const char *what)
 				 errmsg("cannot %s in a read-only transaction", what),
 				 errhint("Run it in a read-write transaction (BEGIN READ WRITE), "
 						 "or check default_transaction_read_only.")));
+}
+
+/*
+ * rs_guard_until: now + duration, refused unless it lies after now and at
+ * most max_usecs after now.  The cap is checked on the computed
+ * timestamps, not on the interval: an interval's months and days are
+ * calendar units (a month is 28 to 31 days, a day 23 to 25 hours), so
+ * comparing intervals lets '1 mon -30 days 24:00:00' through as if it were
+ * 24 hours.  A sum that leaves the timestamp range, and an infinite one,
+ * is refused the same way, never as a date out of range.
+ */
+TimestampTz
+rs_guard_until(Interval *duration, int64 max_usecs, const char *what, const char *hint)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	volatile TimestampTz until = 0;
+	volatile bool overflow = false;
+	MemoryContext cxt = CurrentMemoryContext;
+	char	   *text = DatumGetCString(DirectFunctionCall1(interval_out, IntervalPGetDatum(duration)));
+
+	/* timestamptz_pl_interval only fails on a result out of range */
+	PG_TRY();
+	{
+		until = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+														TimestampTzGetDatum(now),
+														IntervalPGetDatum(duration)));
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		FlushErrorState();
+		overflow = true;
+	}
+	PG_END_TRY();
+
+	if (!overflow && (TIMESTAMP_IS_NOBEGIN(until) || (!TIMESTAMP_NOT_FINITE(until) && until <= now)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the duration of %s must be positive", what),
+				 errdetail("Interval \"%s\" does not end after the current time.", text),
+				 errhint("%s", hint)));
+	if (overflow || TIMESTAMP_NOT_FINITE(until) || until - now > max_usecs)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s lasts at most %s", what,
+						max_usecs % USECS_PER_HOUR == 0
+						? psprintf(INT64_FORMAT " hours", max_usecs / USECS_PER_HOUR)
+						: psprintf(INT64_FORMAT " seconds", max_usecs / USECS_PER_SEC)),
+				 errdetail("Interval \"%s\" ends %s.", text,
+						   overflow || TIMESTAMP_NOT_FINITE(until) ? "beyond the range of timestamps"
+						   : "later than that, counted on the calendar from now"),
+				 errhint("%s", hint)));
+	return until;
 }
 
 /*

@@ -78,7 +78,9 @@ launcher_exit(int code, Datum arg)
 }
 
 /*
- * rs_launcher_main: entry point of the launcher.
+ * rs_launcher_main: entry point of the launcher.  Each round works in
+ * its own memory context, reset before the next round, so a launcher
+ * that runs for months does not grow.
  */
 void
 rs_launcher_main(Datum arg)
@@ -128,6 +130,8 @@ rs_launcher_main(Datum arg)
 			MemoryContextSwitchTo(old);
 		}
 
+		/* whatever the starts allocate goes with the reset of cxt */
+		MemoryContextSwitchTo(cxt);
 		foreach(lc, dbs)
 		{
 			Oid			dboid = lfirst_oid(lc);
@@ -141,6 +145,8 @@ rs_launcher_main(Datum arg)
 						 errhint("Raise max_worker_processes; the launcher tries again in reset_system.purge_naptime.")));
 			}
 		}
+
+		MemoryContextSwitchTo(TopMemoryContext);
 
 		TimestampDifference(GetCurrentTimestamp(),
 							TimestampTzPlusMilliseconds(last_full, rs_purge_naptime_s * 1000L),

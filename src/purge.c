@@ -52,6 +52,7 @@
 #include "purge_totals.h"
 #include "queue.h"
 #include "reset_system.h"
+#include "seed.h"
 #include "storage_config.h"
 
 /* Outcome labels recorded in purge_queue.outcome */
@@ -59,9 +60,6 @@
 #define OUTCOME_MISSING		"already gone"
 #define OUTCOME_KEPT		"kept: referenced again"
 #define OUTCOME_UPLOADED	"uploaded"
-
-/* Largest resource file an upload row may hold (see seed.c) */
-#define RS_UPLOAD_MAX_BYTES (64 * 1024 * 1024)
 
 /* A claimed queue row */
 typedef struct QueueRow
@@ -579,48 +577,6 @@ purge_prefix(const RsStorageDriver *driver, void *state, const char *sources,
 }
 
 /*
- * read_source: the content of a resource file to upload, or NULL with
- * *error set.
- */
-static char *
-read_source(const char *path, size_t *len, char **error)
-{
-	FILE	   *f;
-	struct stat st;
-	char	   *data;
-
-	f = AllocateFile(path, PG_BINARY_R);
-	if (f == NULL)
-	{
-		*error = psprintf("cannot read source file \"%s\": %m", path);
-		return NULL;
-	}
-	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode))
-	{
-		*error = psprintf("source file \"%s\" is not a regular file", path);
-		FreeFile(f);
-		return NULL;
-	}
-	if (st.st_size > RS_UPLOAD_MAX_BYTES)
-	{
-		*error = psprintf("source file \"%s\" is larger than %d MB", path, RS_UPLOAD_MAX_BYTES / (1024 * 1024));
-		FreeFile(f);
-		return NULL;
-	}
-	data = palloc(st.st_size + 1);
-	*len = fread(data, 1, st.st_size, f);
-	if (ferror(f) || *len != (size_t) st.st_size)
-	{
-		*error = psprintf("could not read all of source file \"%s\"", path);
-		FreeFile(f);
-		return NULL;
-	}
-	FreeFile(f);
-	data[*len] = '\0';
-	return data;
-}
-
-/*
  * purge_upload: an upload row (a resource file a rebuild step re-seeded),
  * claimed only once the purge of its reset has nothing pending.
  */
@@ -629,7 +585,7 @@ purge_upload(const RsStorageDriver *driver, void *state, QueueRow *row, Outcomes
 {
 	size_t		len = 0;
 	char	   *error = NULL;
-	char	   *data = read_source(row->source, &len, &error);
+	char	   *data = rs_seed_read(row->source, &len, &error);
 	RsObjectResult res;
 
 	if (data == NULL)

@@ -15,7 +15,9 @@
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "storage/latch.h"
+#include "storage/lock.h"
 #include "utils/builtins.h"
+#include "utils/memutils.h"
 #include "utils/timestamp.h"
 
 #include "commit_hook.h"
@@ -97,6 +99,82 @@ reset_purge_status(PG_FUNCTION_ARGS)
 }
 
 /*
+ * worker_lock_held: does a purge worker hold this database's worker lock?
+ * Probed through the lock manager without waiting, and let go at once.
+ */
+static bool
+worker_lock_held(Oid dboid)
+{
+	LOCKTAG		tag;
+
+	SET_LOCKTAG_ADVISORY(tag, dboid, RS_ADVISORY_KEY, RS_ADVISORY_WORKER, 2);
+	if (LockAcquire(&tag, ExclusiveLock, true, true) == LOCKACQUIRE_NOT_AVAIL)
+		return true;
+	LockRelease(&tag, ExclusiveLock, true);
+	return false;
+}
+
+typedef enum
+{
+	KICK_RUNNING,				/* a worker already serves the database */
+	KICK_STARTED,				/* a worker was started */
+	KICK_NO_SLOT				/* none could be started */
+} KickResult;
+
+/*
+ * start_worker_once: start a purge worker for dboid unless one already
+ * holds the worker lock.  Backends that kick at the same time take turns
+ * on the kick lock, and each holds it until the worker it started has
+ * taken the worker lock (or exited, having nothing to do), so the next one
+ * sees it: a burst of kicks registers one worker, not one per kick, and
+ * does not use up max_worker_processes.  This is what keeps one worker per
+ * database when the library is not preloaded and there is no shared
+ * memory to keep count in.
+ */
+static KickResult
+start_worker_once(Oid dboid)
+{
+	LOCKTAG		kick_tag;
+	BackgroundWorkerHandle *handle;
+	TimestampTz deadline;
+
+	SET_LOCKTAG_ADVISORY(kick_tag, dboid, RS_ADVISORY_KEY, RS_ADVISORY_KICK, 2);
+	(void) LockAcquire(&kick_tag, ExclusiveLock, false, false);
+	if (worker_lock_held(dboid))
+	{
+		LockRelease(&kick_tag, ExclusiveLock, false);
+		return KICK_RUNNING;
+	}
+	if (!rs_purge_worker_register(dboid, false, &handle))
+	{
+		LockRelease(&kick_tag, ExclusiveLock, false);
+		return KICK_NO_SLOT;
+	}
+
+	/* the worker connects and takes its lock within milliseconds */
+	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), 10000);
+	for (;;)
+	{
+		pid_t		pid;
+		BgwHandleStatus status = GetBackgroundWorkerPid(handle, &pid);
+
+		if (status == BGWH_STOPPED || status == BGWH_POSTMASTER_DIED)
+			break;
+		if (status == BGWH_STARTED && worker_lock_held(dboid))
+			break;
+		if (GetCurrentTimestamp() >= deadline)
+			break;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 10, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+	pfree(handle);
+	LockRelease(&kick_tag, ExclusiveLock, false);
+	return KICK_STARTED;
+}
+
+/*
  * kick: wake or start this database's purge worker.  Returns a sentence
  * saying which, or NULL when no worker could be started.
  */
@@ -107,8 +185,15 @@ kick(void)
 
 	if (rs_preloaded && rs_shmem_wake(MyDatabaseId))
 		return psprintf("Woke the purge worker of database \"%s\".", db);
-	if (rs_purge_worker_start(MyDatabaseId, false))
-		return psprintf("Started a purge worker for database \"%s\".", db);
+	switch (start_worker_once(MyDatabaseId))
+	{
+		case KICK_RUNNING:
+			return psprintf("The purge worker of database \"%s\" is already running.", db);
+		case KICK_STARTED:
+			return psprintf("Started a purge worker for database \"%s\".", db);
+		case KICK_NO_SLOT:
+			break;
+	}
 	return NULL;
 }
 
@@ -161,7 +246,11 @@ reset_purge_retry(PG_FUNCTION_ARGS)
 
 /*
  * reset_purge_wait(timeout interval DEFAULT '5 minutes'): wait for the
- * purge of the latest reset of this database.
+ * purge of the latest reset of this database.  It polls ten times a
+ * second, possibly for hours: each poll works in a memory context that is
+ * reset before the next one, and frees its SPI tuple tables (they live in
+ * the SPI procedure context until SPI_finish otherwise), so a long wait
+ * does not grow the backend.
  */
 Datum
 reset_purge_wait(PG_FUNCTION_ARGS)
@@ -173,6 +262,8 @@ reset_purge_wait(PG_FUNCTION_ARGS)
 	char	   *result = NULL;
 	Oid			argtypes[1] = {INT8OID};
 	Datum		values[1];
+	MemoryContext poll_cxt;
+	MemoryContext outer_cxt;
 
 	if (timeout == NULL)
 		ereport(ERROR,
@@ -202,16 +293,23 @@ reset_purge_wait(PG_FUNCTION_ARGS)
 		result = "No reset has been recorded in this database; there is no purge to wait for.";
 	reset_id = rs_spi_int64(0, 0, 0);
 	values[0] = Int64GetDatum(reset_id);
+	SPI_freetuptable(SPI_tuptable);
 	rs_as_owner_end(&s);
 
 	if (result == NULL)
 		(void) kick();
 
+	outer_cxt = CurrentMemoryContext;
+	poll_cxt = AllocSetContextCreate(outer_cxt, "reset_purge_wait poll",
+									 ALLOCSET_DEFAULT_SIZES);
 	while (result == NULL)
 	{
 		RsPurgeTotals t;
 		char	   *last_error;
 		char	   *failures;
+
+		MemoryContextReset(poll_cxt);
+		MemoryContextSwitchTo(poll_cxt);
 
 		/*
 		 * A cheap look first: is anything of this reset still pending?  From
@@ -224,6 +322,7 @@ reset_purge_wait(PG_FUNCTION_ARGS)
 			   " ORDER BY id DESC LIMIT 1",
 			   1, argtypes, values, NULL, false, SPI_OK_SELECT);
 		rs_as_owner_end(&s);
+		SPI_freetuptable(SPI_tuptable);
 		if (SPI_processed > 0 && GetCurrentTimestamp() < deadline)
 		{
 			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
@@ -273,6 +372,7 @@ reset_purge_wait(PG_FUNCTION_ARGS)
 					 errhint("The purge goes on in the background. Watch it with SELECT * FROM reset_purge_status(" INT64_FORMAT ");",
 							 reset_id)));
 	}
+	MemoryContextSwitchTo(outer_cxt);
 	/* a damaged journal file moved aside: the operator should know */
 	{
 		char	   *note = rs_journal_damaged_note();
@@ -281,6 +381,7 @@ reset_purge_wait(PG_FUNCTION_ARGS)
 			result = psprintf("%s %s", result, note);
 	}
 	result = rs_copy_out(result);
+	MemoryContextDelete(poll_cxt);
 	SPI_finish();
 	rs_leave(&s);
 	PG_RETURN_TEXT_P(cstring_to_text(result));

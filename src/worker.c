@@ -53,6 +53,16 @@
 bool
 rs_purge_worker_start(Oid dboid, bool at_commit)
 {
+	return rs_purge_worker_register(dboid, at_commit, NULL);
+}
+
+/*
+ * rs_purge_worker_register: the same, and with handle not NULL, the
+ * caller gets a handle to follow the worker's start and exit.
+ */
+bool
+rs_purge_worker_register(Oid dboid, bool at_commit, BackgroundWorkerHandle **handle)
+{
 	BackgroundWorker w;
 
 	memset(&w, 0, sizeof(w));
@@ -64,9 +74,9 @@ rs_purge_worker_start(Oid dboid, bool at_commit)
 	snprintf(w.bgw_name, BGW_MAXLEN, "reset_system purge worker for database %u", dboid);
 	snprintf(w.bgw_type, BGW_MAXLEN, RS_WORKER_TYPE);
 	w.bgw_main_arg = ObjectIdGetDatum(dboid);
-	w.bgw_notify_pid = 0;
+	w.bgw_notify_pid = handle ? MyProcPid : 0;
 
-	if (RegisterDynamicBackgroundWorker(&w, NULL))
+	if (RegisterDynamicBackgroundWorker(&w, handle))
 		return true;
 	if (at_commit)
 		ereport(WARNING,

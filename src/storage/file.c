@@ -608,7 +608,15 @@ file_put_object(void *state, const char *key, const char *data, size_t len, char
 		return RS_OBJ_RETRY;
 	}
 	snprintf(tmp, sizeof(tmp), ".reset_system.%d.tmp", MyProcPid);
-	out = openat(fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+
+	/*
+	 * Whatever has that name (left by a crash, or planted: a named pipe
+	 * would block a plain open for writing until someone reads it) is
+	 * removed, and the file is created anew, so it is a regular file of
+	 * ours; a directory of that name makes the open fail instead.
+	 */
+	(void) unlinkat(fd, tmp, 0);
+	out = openat(fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
 	/*
 	 * The server's umask (077) would make the file unreadable to the
 	 * application that serves it: it gets its directory's read and write
@@ -620,15 +628,30 @@ file_put_object(void *state, const char *key, const char *data, size_t len, char
 		if (out >= 0 && fstat(fd, &dsb) == 0)
 			(void) fchmod(out, dsb.st_mode & 0666);
 	}
-	if (out < 0 || write(out, data, len) != (ssize_t) len || fsync(out) != 0 ||
-		close(out) != 0 || renameat(fd, tmp, fd, name) != 0)
 	{
+		bool		ok = out >= 0 && write(out, data, len) == (ssize_t) len && fsync(out) == 0;
 		int			save = errno;
 
-		*error = psprintf("cannot write \"%s\": %s", key, strerror(save));
-		(void) unlinkat(fd, tmp, 0);
-		close(fd);
-		return classify_errno(save);
+		/* the descriptor is closed on failure too */
+		if (out >= 0 && close(out) != 0 && ok)
+		{
+			ok = false;
+			save = errno;
+		}
+		if (ok && renameat(fd, tmp, fd, name) != 0)
+		{
+			ok = false;
+			save = errno;
+		}
+		if (!ok)
+		{
+			if (save == 0)
+				save = EIO;		/* a short write sets no errno */
+			*error = psprintf("cannot write \"%s\": %s", key, strerror(save));
+			(void) unlinkat(fd, tmp, 0);
+			close(fd);
+			return classify_errno(save);
+		}
 	}
 	close(fd);
 	return RS_OBJ_DELETED;
