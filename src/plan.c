@@ -775,6 +775,7 @@ rs_plan_analyze(RsPlan *plan)
 	rs_check_rebuild_roles(plan);
 	rs_check_registrants(plan);
 	rs_check_migration_tables(plan);
+	rs_plan_check_lock_capacity(plan);
 	if (!plan->under_locks)
 		warn_lock_holders(plan);
 }

@@ -217,6 +217,9 @@ extern char rs_type_kind(Oid type);
 /* inflect.c: Rails' table names for class names */
 extern List *rs_rails_table_names(const char *class_name);
 
+/* plan_locks.c */
+extern void rs_plan_check_lock_capacity(RsPlan *plan);
+
 /* migration_tables.c */
 extern void rs_check_migration_tables(RsPlan *plan);
 
