@@ -103,6 +103,16 @@ rs_digest(bool sha256, const void *data, size_t len, uint8 *out)
 	pg_b64_decode((src), (len), (char *) (dst), (dstlen))
 #endif
 
+/* tuplesort_getdatum() has taken a "copy" flag since 16 (before, it copied). */
+#include "utils/tuplesort.h"
+#if PG_VERSION_NUM >= 160000
+#define rs_tuplesort_getdatum(state, val, isnull) \
+	tuplesort_getdatum((state), true, true, (val), (isnull), NULL)
+#else
+#define rs_tuplesort_getdatum(state, val, isnull) \
+	tuplesort_getdatum((state), true, (val), (isnull), NULL)
+#endif
+
 /* The xid8 type (FullTransactionId at SQL level) exists from 13 on. */
 #define RS_HAVE_XID8 1
 

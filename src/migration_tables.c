@@ -131,7 +131,7 @@ rs_check_migration_tables(RsPlan *plan)
 		char	   *force;
 
 		if (t->missing || t->action != RS_ACTION_DELETE || t->force ||
-			!list_member_oid(plan->effective_delete, t->relid))
+			!rs_plan_deletes(plan, t->relid))
 			continue;
 		tool = rs_migration_tool(t->relid);
 		if (tool == NULL)

@@ -193,6 +193,70 @@ describe_server(RsPlan *plan)
 }
 
 /*
+ * unique_oids: oids without repeats (the first of each kept, in order),
+ * and in *sorted (*n of them) the same sorted, for rs_plan_deletes and
+ * rs_plan_preserves: with thousands of tables, a list searched once per
+ * table would make the plan quadratic.
+ */
+static List *
+unique_oids(List *oids, Oid **sorted, int *n)
+{
+	int			len = list_length(oids);
+	Oid		   *all = palloc(sizeof(Oid) * Max(len, 1));
+	bool	   *taken;
+	List	   *result = NIL;
+	ListCell   *lc;
+	int			i = 0;
+	int			u = 0;
+
+	foreach(lc, oids)
+		all[i++] = lfirst_oid(lc);
+	qsort(all, len, sizeof(Oid), oid_cmp);
+	for (i = 0; i < len; i++)
+		if (u == 0 || all[u - 1] != all[i])
+			all[u++] = all[i];
+	taken = palloc0(sizeof(bool) * Max(u, 1));
+	foreach(lc, oids)
+	{
+		Oid		   *hit = bsearch(&lfirst_oid(lc), all, u, sizeof(Oid), oid_cmp);
+		int			k = hit - all;
+
+		if (!taken[k])
+		{
+			taken[k] = true;
+			result = lappend_oid(result, lfirst_oid(lc));
+		}
+	}
+	pfree(taken);
+	*sorted = all;
+	*n = u;
+	return result;
+}
+
+/*
+ * rs_plan_deletes: does the reset empty relid (a registered table or a
+ * relation in its tree)?  As list_member_oid(plan->effective_delete), by
+ * binary search.
+ */
+bool
+rs_plan_deletes(RsPlan *plan, Oid relid)
+{
+	return plan->ndelete_sorted > 0 &&
+		bsearch(&relid, plan->delete_sorted, plan->ndelete_sorted, sizeof(Oid), oid_cmp) != NULL;
+}
+
+/*
+ * rs_plan_preserves: is relid kept (a table registered for preservation
+ * or a relation in its tree)?
+ */
+bool
+rs_plan_preserves(RsPlan *plan, Oid relid)
+{
+	return plan->npreserve_sorted > 0 &&
+		bsearch(&relid, plan->preserve_sorted, plan->npreserve_sorted, sizeof(Oid), oid_cmp) != NULL;
+}
+
+/*
  * resolve_tables: look each registration up in the catalogs, build the
  * inheritance tree of each registered table, and sort the tables into the
  * delete and preserve lists.  A registered table inside the tree of
@@ -203,6 +267,7 @@ static void
 resolve_tables(RsPlan *plan)
 {
 	ListCell   *lc;
+	List	   *holders = NIL;
 
 	foreach(lc, plan->cfg->tables)
 	{
@@ -245,8 +310,17 @@ resolve_tables(RsPlan *plan)
 
 	/*
 	 * A registered table inside the tree of another one is covered by the
-	 * outermost registered table whose tree holds it.
+	 * outermost registered table whose tree holds it.  Only a table with
+	 * members holds another: those are few, and looking through them alone
+	 * keeps this linear in the number of tables.
 	 */
+	foreach(lc, plan->cfg->tables)
+	{
+		RsTable    *t = (RsTable *) lfirst(lc);
+
+		if (!t->missing && t->members != NIL)
+			holders = lappend(holders, t);
+	}
 	foreach(lc, plan->cfg->tables)
 	{
 		RsTable    *t = (RsTable *) lfirst(lc);
@@ -254,7 +328,7 @@ resolve_tables(RsPlan *plan)
 
 		if (t->missing)
 			continue;
-		foreach(lc2, plan->cfg->tables)
+		foreach(lc2, holders)
 		{
 			RsTable    *r = (RsTable *) lfirst(lc2);
 
@@ -291,14 +365,18 @@ resolve_tables(RsPlan *plan)
 		if (t->action == RS_ACTION_PRESERVE)
 		{
 			plan->preserve_tables = lappend(plan->preserve_tables, t);
-			plan->effective_preserve = list_concat_unique_oid(plan->effective_preserve, t->descendants);
+			plan->effective_preserve = list_concat(plan->effective_preserve, t->descendants);
 		}
 		else
 		{
 			plan->delete_tables = lappend(plan->delete_tables, t);
-			plan->effective_delete = list_concat_unique_oid(plan->effective_delete, t->descendants);
+			plan->effective_delete = list_concat(plan->effective_delete, t->descendants);
 		}
 	}
+	plan->effective_delete = unique_oids(plan->effective_delete, &plan->delete_sorted,
+										 &plan->ndelete_sorted);
+	plan->effective_preserve = unique_oids(plan->effective_preserve, &plan->preserve_sorted,
+										   &plan->npreserve_sorted);
 }
 
 /*
@@ -388,6 +466,8 @@ rs_plan_resolve(RsSession *s, RsPlan *plan)
 	plan->covered = NIL;
 	plan->effective_delete = NIL;
 	plan->effective_preserve = NIL;
+	plan->ndelete_sorted = 0;
+	plan->npreserve_sorted = 0;
 	plan->edges = NIL;
 	plan->schemas = NIL;
 	plan->schema_tables = NIL;
@@ -515,8 +595,8 @@ warn_unregistered(RsPlan *plan)
 		RsSchemaTable *st = (RsSchemaTable *) lfirst(lc);
 
 		if (st->partition ||
-			list_member_oid(plan->effective_delete, st->relid) ||
-			list_member_oid(plan->effective_preserve, st->relid))
+			rs_plan_deletes(plan, st->relid) ||
+			rs_plan_preserves(plan, st->relid))
 			continue;
 		rs_plan_add_warning(plan,
 							"table \"%s\" is neither deleted nor preserved, so a reset leaves its rows in place; "
@@ -775,6 +855,7 @@ rs_plan_analyze(RsPlan *plan)
 	rs_check_rebuild_roles(plan);
 	rs_check_registrants(plan);
 	rs_check_migration_tables(plan);
+	rs_plan_check_lock_capacity(plan);
 	if (!plan->under_locks)
 		warn_lock_holders(plan);
 }

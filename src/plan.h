@@ -139,6 +139,10 @@ typedef struct RsPlan
 								 * tree, listed under it */
 	List	   *effective_delete;	/* OIDs: delete_tables and all children */
 	List	   *effective_preserve; /* OIDs: preserve_tables and all children */
+	Oid		   *delete_sorted;	/* effective_delete sorted, for rs_plan_deletes */
+	int			ndelete_sorted;
+	Oid		   *preserve_sorted;	/* effective_preserve sorted */
+	int			npreserve_sorted;
 	List	   *edges;			/* RsFkEdge * among delete_tables */
 
 	/* kept rows that point into emptied tables (plan_kept.c, plan_generic.c) */
@@ -216,6 +220,12 @@ extern char rs_type_kind(Oid type);
 
 /* inflect.c: Rails' table names for class names */
 extern List *rs_rails_table_names(const char *class_name);
+
+extern bool rs_plan_deletes(RsPlan *plan, Oid relid);
+extern bool rs_plan_preserves(RsPlan *plan, Oid relid);
+
+/* plan_locks.c */
+extern void rs_plan_check_lock_capacity(RsPlan *plan);
 
 /* migration_tables.c */
 extern void rs_check_migration_tables(RsPlan *plan);

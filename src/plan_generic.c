@@ -150,7 +150,7 @@ rs_generic_resolve(RsPlan *plan)
 								reg->registered_name, reg->relid, reg->relid);
 			continue;
 		}
-		if (list_member_oid(plan->effective_delete, reg->relid))
+		if (rs_plan_deletes(plan, reg->relid))
 			continue;			/* its rows go with the table */
 
 		g = palloc0(sizeof(RsGeneric));
@@ -232,7 +232,7 @@ rs_generic_analyze(RsPlan *plan)
 	{
 		RsSchemaTable *st = (RsSchemaTable *) lfirst(lc);
 
-		if (!st->partition && !list_member_oid(plan->effective_delete, st->relid))
+		if (!st->partition && !rs_plan_deletes(plan, st->relid))
 			candidates = list_append_unique_oid(candidates, st->relid);
 	}
 	foreach(lc, plan->preserve_tables)
@@ -516,7 +516,7 @@ rs_generic_count(RsPlan *plan)
 			RsGenericType *ty = (RsGenericType *) lfirst(lc2);
 
 			resolve_value(g, ty, tkeys, ttables, ct_ids, ct_keys, ct_tables);
-			ty->emptied = OidIsValid(ty->target) && list_member_oid(plan->effective_delete, ty->target);
+			ty->emptied = OidIsValid(ty->target) && rs_plan_deletes(plan, ty->target);
 			if (ty->emptied)
 				g->rows += ty->rows;
 			if (ty->unresolved != NULL)

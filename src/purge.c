@@ -209,10 +209,11 @@ outcomes_alloc(int n)
 
 /*
  * referenced_sources: the storage columns of every registered table that
- * still exists, as one UNION ALL query text, or NULL.
+ * still exists, as key queries in chunks (rs_queue_key_source_chunks,
+ * UNION ALL when all is set), or NIL.
  */
-static char *
-referenced_sources(void)
+static List *
+referenced_sources(bool all)
 {
 	RsConfig   *cfg = rs_load_config(NULL);
 	List	   *tables = NIL;
@@ -228,7 +229,7 @@ referenced_sources(void)
 		if (t->qname)
 			tables = lappend(tables, t);
 	}
-	return rs_queue_key_sources(tables, true);
+	return rs_queue_key_source_chunks(tables, all);
 }
 
 /*
@@ -236,24 +237,30 @@ referenced_sources(void)
  * references now.  Returns a List of the indexes into keys that are.
  */
 static List *
-referenced_keys(const char *sources, char **keys, int n)
+referenced_keys(List *sources, char **keys, int n)
 {
 	Oid			argtypes[1] = {TEXTARRAYOID};
 	Datum		values[1];
 	List	   *result = NIL;
-	int			found;
+	ListCell   *lc;
 
-	if (sources == NULL || n == 0)
+	if (sources == NIL || n == 0)
 		return NIL;
 	values[0] = rs_text_array_n(keys, n);
-	found = rs_spi(psprintf("SELECT i::pg_catalog.int4 FROM pg_catalog.unnest($1) WITH ORDINALITY AS q(k, i)"
-							" WHERE q.k IN (%s)", sources),
-				   1, argtypes, values, NULL, false, SPI_OK_SELECT);
-	for (int i = 0; i < found; i++)
+	/* a key referenced from several chunks is listed more than once */
+	foreach(lc, sources)
 	{
-		bool		isnull;
+		int			found = rs_spi(psprintf("SELECT i::pg_catalog.int4 FROM pg_catalog.unnest($1) WITH ORDINALITY AS q(k, i)"
+										   " WHERE q.k IN (%s)", (char *) lfirst(lc)),
+								  1, argtypes, values, NULL, false, SPI_OK_SELECT);
 
-		result = lappend_int(result, DatumGetInt32(rs_spi_datum(i, 0, &isnull)) - 1);
+		for (int i = 0; i < found; i++)
+		{
+			bool		isnull;
+
+			result = lappend_int(result, DatumGetInt32(rs_spi_datum(i, 0, &isnull)) - 1);
+		}
+		SPI_freetuptable(SPI_tuptable);
 	}
 	return result;
 }
@@ -322,7 +329,7 @@ note_failures(RsObject *objs, int n, QueueRow **rows, int *objrow, RsPurgeRound 
  * purge_objects: delete the object rows of the batch.
  */
 static void
-purge_objects(const RsStorageDriver *driver, void *state, const char *sources,
+purge_objects(const RsStorageDriver *driver, void *state, List *sources,
 			  QueueRow **rows, int n, Outcomes *out, RsPurgeRound *r)
 {
 	char	  **keys = palloc(sizeof(char *) * Max(n, 1));
@@ -433,7 +440,7 @@ list_callback(const char *key, void *arg)
  * be told apart).
  */
 static void
-purge_collection(const RsStorageDriver *driver, void *state, const char *sources,
+purge_collection(const RsStorageDriver *driver, void *state, List *sources,
 				 QueueRow *row, Outcomes *out)
 {
 	size_t		len = strlen(row->key);
@@ -453,13 +460,18 @@ purge_collection(const RsStorageDriver *driver, void *state, const char *sources
 	{
 		Oid			argtypes[1] = {TEXTOID};
 		Datum		values[1];
-		int64		referenced;
+		int64		referenced = 0;
+		ListCell   *lc;
 
+		/* every referencing row counts: the chunks with UNION ALL */
 		values[0] = CStringGetTextDatum(row->key);
-		rs_spi(psprintf("SELECT pg_catalog.count(*) FROM (%s) AS s"
-						" WHERE pg_catalog.starts_with(s.k, $1)", sources),
-			   1, argtypes, values, NULL, false, SPI_OK_SELECT);
-		referenced = rs_spi_int64(0, 0, 0);
+		foreach(lc, referenced_sources(true))
+		{
+			rs_spi(psprintf("SELECT pg_catalog.count(*) FROM (%s) AS s"
+							" WHERE pg_catalog.starts_with(s.k, $1)", (char *) lfirst(lc)),
+				   1, argtypes, values, NULL, false, SPI_OK_SELECT);
+			referenced += rs_spi_int64(0, 0, 0);
+		}
 		if (referenced > 0)
 		{
 			outcome_add(out, row, RS_OBJ_FAILED, NULL,
@@ -490,11 +502,12 @@ purge_collection(const RsStorageDriver *driver, void *state, const char *sources
  * tidy up and marks the prefix done.
  */
 static void
-purge_prefix(const RsStorageDriver *driver, void *state, const char *sources,
+purge_prefix(const RsStorageDriver *driver, void *state, List *sources,
 			 QueueRow *row, Outcomes *out)
 {
 	Oid			argtypes[1] = {INT8OID};
 	Datum		values[1];
+	ListCell   *lc;
 
 	values[0] = Int64GetDatum(row->id);
 	if (strcmp(row->phase, "list") == 0)
@@ -528,12 +541,12 @@ purge_prefix(const RsStorageDriver *driver, void *state, const char *sources,
 				   1, argtypes, values, NULL, false, SPI_OK_DELETE);
 			return;
 		}
-		if (sources)
+		foreach(lc, sources)
 			rs_spi(psprintf("UPDATE reset_system.purge_queue SET state = 'done', outcome = '%s',"
 							" done_at = pg_catalog.clock_timestamp()"
 							" WHERE prefix_id OPERATOR(pg_catalog.=) $1"
 							"   AND state OPERATOR(pg_catalog.=) 'pending'"
-							"   AND key IN (%s)", OUTCOME_KEPT, sources),
+							"   AND key IN (%s)", OUTCOME_KEPT, (char *) lfirst(lc)),
 				   1, argtypes, values, NULL, false, SPI_OK_UPDATE);
 		/* a key this reset re-seeds is never purged */
 		rs_spi("UPDATE reset_system.purge_queue o SET state = 'done', outcome = 'kept: re-seeded by this reset',"
@@ -789,7 +802,7 @@ static void
 process_batch(RsStorageConfig *cfg, QueueRow **rows, int n, RsPurgeRound *r)
 {
 	const RsStorageDriver *driver = cfg->driver;
-	char	   *sources = referenced_sources();
+	List	   *sources = referenced_sources(false);
 	Outcomes   *out = outcomes_alloc(n);
 	QueueRow  **objects = palloc(sizeof(QueueRow *) * Max(n, 1));
 	int			nobjects = 0;

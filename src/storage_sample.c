@@ -18,7 +18,9 @@
  * directories found, at most RS_SAMPLE_DIRS are kept, shared out between
  * the storage columns: first one under each top-level directory, then
  * evenly spaced over the sorted rest, so that the sample covers the whole
- * tree rather than its first branch.
+ * tree rather than its first branch.  With more storage columns than
+ * that (thousands of tables), RS_SAMPLE_DIRS of them are read, spread
+ * evenly: the check's cost does not grow with the number of tables.
  *
  * It runs in the storage check worker (a superuser connection), inside a
  * subtransaction: a registered column that no longer exists makes the
@@ -176,7 +178,8 @@ take_sample(RsDirSample *sample, int limit)
 	List	   *columns = NIL;	/* pairs: RsTable *, char * */
 	ListCell   *lc;
 	int			per;
-	int			i = 0;
+	double		step;
+	MemoryContext percol;
 
 	foreach(lc, cfg->tables)
 	{
@@ -200,15 +203,33 @@ take_sample(RsDirSample *sample, int limit)
 		}
 	}
 	sample->sources = list_length(columns) / 2;
-	per = sample->sources > 0 ? Max(limit / sample->sources, 1) : 0;
-	for (i = 0; i + 1 < list_length(columns); i += 2)
-	{
-		int			n;
-		char	  **dirs = sample_column((RsTable *) list_nth(columns, i), (char *) list_nth(columns, i + 1),
-										 &n, &sample->keys, &sample->partial);
 
+	/*
+	 * More columns than directories to keep: each would give one directory
+	 * at most, so only limit of them are read, spread evenly over the list
+	 * (a statement or two per column, thousands of them add up).
+	 */
+	step = sample->sources > limit ? (double) sample->sources / limit : 1.0;
+	per = sample->sources > 0 ? Max(limit / sample->sources, 1) : 0;
+	percol = AllocSetContextCreate(CurrentMemoryContext, "reset_system sample column",
+								   ALLOCSET_DEFAULT_SIZES);
+	for (double pos = 0; (int) pos < sample->sources; pos += step)
+	{
+		int			i = 2 * (int) pos;
+		int			n;
+		char	  **dirs;
+		MemoryContext old = MemoryContextSwitchTo(percol);
+
+		dirs = sample_column((RsTable *) list_nth(columns, i), (char *) list_nth(columns, i + 1),
+							 &n, &sample->keys, &sample->partial);
+		SPI_freetuptable(SPI_tuptable);
+		MemoryContextSwitchTo(old);
+		/* the kept directories are copied out before the column's memory goes */
 		pick(&sample->dirs, dirs, n, per);
+		MemoryContextReset(percol);
+		sample->sampled++;
 	}
+	MemoryContextDelete(percol);
 	if (st)
 		foreach(lc, st->prefixes)
 		{
@@ -272,6 +293,8 @@ rs_storage_sample_describe(RsDirSample *sample)
 	initStringInfo(&buf);
 	appendStringInfo(&buf, "%s key(s) of deleted rows%s", rs_format_count(sample->keys),
 					 sample->partial ? " (a sample of the larger tables)" : "");
+	if (sample->sampled < sample->sources)
+		appendStringInfo(&buf, " in %d of the %d storage columns", sample->sampled, sample->sources);
 	if (sample->prefixes > 0)
 		appendStringInfo(&buf, " and %d registered prefix(es)", sample->prefixes);
 	return buf.data;

@@ -21,6 +21,7 @@ typedef struct RsDirSample
 	List	   *dirs;			/* char *: relative directories, "" = root */
 	int64		keys;			/* keys read to find them */
 	int			sources;		/* storage columns of deleted tables */
+	int			sampled;		/* how many of them were read */
 	bool		partial;		/* some tables were sampled, not read whole */
 	int			prefixes;		/* registered prefixes (their directories) */
 	char	   *error;			/* why no sample could be taken, or NULL */
