@@ -24,9 +24,12 @@
 # Knobs (environment):
 #   FUZZ_SEED=N      the seed of the sampling and the random combinations
 #                    (default 1: runs are reproducible)
-#   FUZZ_CASES=N     the case budget (default 800): when the systematic
+#   FUZZ_CASES=N     the case budget (default 1500): when the systematic
 #                    cases are more, a seeded sample of them runs; when
-#                    fewer, random combinations make up the rest
+#                    fewer, tampered-table cases and random combinations
+#                    make up the rest
+#   FUZZ_TAMPER_CASES=N  at most that many tampered-table cases (default
+#                    150, a seeded sample)
 #   FUZZ_TIMEOUT=S   statement_timeout of a case, seconds (default 10)
 #   FUZZ_FINDINGS=F  also write every finding (SQL and log excerpt) to F
 use strict;
@@ -41,9 +44,11 @@ use Fcntl ();
 use Time::HiRes ();
 use ResetSystemTest;
 
-my $seed = $ENV{FUZZ_SEED} // 1;
-my $budget = $ENV{FUZZ_CASES} // 800;
-my $stmt_timeout = $ENV{FUZZ_TIMEOUT} // 10;
+# (a knob set to the empty string is unset)
+my $seed = knob('FUZZ_SEED', 1);
+my $budget = knob('FUZZ_CASES', 1500);
+my $tamper_budget = knob('FUZZ_TAMPER_CASES', 150);
+my $stmt_timeout = knob('FUZZ_TIMEOUT', 10);
 # a case taking longer than this (wall clock) is a hang
 my $hang_after = 3 * $stmt_timeout + 10;
 srand($seed);
@@ -308,14 +313,11 @@ for my $line (split /\n/, $node->safe_psql('postgres', q{
 	}
 }
 
-# the case list: systematic cases (a sample when over budget), random
-# combinations for the rest, tampered tables within the budget too
-my @cases = (@systematic, @tampered);
-if (@cases > $budget)
-{
-	my @pick = sort { $a <=> $b } (shuffle(0 .. $#cases))[ 0 .. $budget - 1 ];
-	@cases = @cases[@pick];
-}
+# the case list: the systematic cases (a seeded sample when they are over
+# budget), a sample of the tampered-table cases (each calls a dozen
+# functions: slower), random combinations for the rest of the budget
+my @cases = sample($budget, @systematic);
+push @cases, sample(min($tamper_budget, $budget - @cases), @tampered);
 while (@cases < $budget)
 {
 	my $f = $functions[ int rand @functions ];
@@ -327,6 +329,8 @@ while (@cases < $budget)
 	} 0 .. $nargs - 1;
 	push @cases, [ "$f->{name}: random combination", call_sql($f, @args) ];
 }
+
+ok(@cases > 0, scalar(@cases) . ' cases to run');
 
 # --- running them -------------------------------------------------------
 
@@ -434,7 +438,7 @@ for my $case (@cases)
 $psql->kill_kill;
 my $elapsed = Time::HiRes::time() - $t0;
 
-diag(sprintf 'fuzz: %d functions, %d cases (%d systematic, %d tampered-table; seed %s), '
+diag(sprintf 'fuzz: %d functions, %d cases (of %d systematic and %d tampered-table ones; seed %s), '
 	  . '%d findings, %.0f s', scalar @functions, scalar @cases, scalar @systematic,
 	scalar @tampered, $seed, scalar @findings, $elapsed);
 if ($ENV{FUZZ_FINDINGS} && @findings)
@@ -452,6 +456,31 @@ sub short
 	my ($v) = @_;
 	$v =~ s/\n/\\n/g;
 	return length $v > 40 ? substr($v, 0, 37) . '...' : $v;
+}
+
+# knob(NAME, DEFAULT): the environment variable NAME, DEFAULT when unset
+# or empty
+sub knob
+{
+	my ($name, $default) = @_;
+	return (defined $ENV{$name} && $ENV{$name} ne '') ? $ENV{$name} : $default;
+}
+
+# sample(N, LIST): N elements of the list (all when it has no more), in
+# their order
+sub sample
+{
+	my ($n, @list) = @_;
+	return @list if @list <= $n;
+	return () if $n <= 0;
+	my @pick = sort { $a <=> $b } (shuffle(0 .. $#list))[ 0 .. $n - 1 ];
+	return @list[@pick];
+}
+
+# min(A, B)
+sub min
+{
+	return $_[0] < $_[1] ? $_[0] : $_[1];
 }
 
 # shuffle(LIST): the list in a random order (from srand's seed)
