@@ -50,9 +50,11 @@ done
 run_pg pg_isready -q -h "$dir" -p "$port" || { cat "$dir/server.log"; die "the server did not start"; }
 
 say "regress tests against it (slow)"
+# (REGRESS_OPTS replaces the Makefile's, --dbname included: the expected
+# outputs name contrib_regression)
 rc=0
 run_pg env PGHOST="$dir" PGPORT="$port" PGUSER=postgres make -C "$WORK" -s PG_CONFIG="$PG_CONFIG" \
-    installcheck ISOLATION= REGRESS_OPTS="--host=$dir --port=$port --user=postgres" \
+    installcheck ISOLATION= REGRESS_OPTS="--host=$dir --port=$port --user=postgres --dbname=contrib_regression" \
     >"$dir/regress.log" 2>&1 || rc=$?
 grep -Ev '^(#? *)$' "$dir/regress.log" | grep -Ev '^make' || true
 run_pg pg_ctl -D "$dir/data" -m fast -w -t 600 stop >/dev/null 2>&1 || true
