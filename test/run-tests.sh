@@ -12,6 +12,15 @@
 #   bash test/run-tests.sh tap [test/t/NNN_name.pl ...]
 #                                     only the integration tests
 #   bash test/run-tests.sh demo       only the demo (test/demo.sh)
+#   bash test/run-tests.sh fuzz       only the fuzz test (test/fuzz/fuzz.pl:
+#                                     every SQL function called with
+#                                     hostile arguments; FUZZ_CASES and
+#                                     FUZZ_SEED are passed on)
+#   bash test/run-tests.sh sanitize   only pg_regress and the fuzz test
+#                                     against the extension built with
+#                                     UndefinedBehaviorSanitizer (any
+#                                     "runtime error:" fails); the normal
+#                                     build is installed again afterwards
 #   bash test/run-tests.sh meta       only the release metadata check
 #                                     (META.json, versions, make dist)
 #   bash test/run-tests.sh package    only the Debian packages: built,
@@ -25,8 +34,9 @@
 #                                     own PostgreSQL, gcc and libcurl)
 #
 # The suites: build (no compiler warning allowed), regress (pg_regress),
-# isolation, tap (prove test/t) and demo; on this machine also meta and
-# package.  Knobs (environment):
+# isolation, tap (prove test/t), demo and sanitize (which runs the fuzz
+# test too, under the sanitizer: the table shows it as fuzz); on this
+# machine also meta and package.  Knobs (environment):
 #   PGVER=17        test Debian's postgresql-17 on this machine (installed
 #                   if missing) instead of the one installed or packaged
 #   PG_CONFIG=...   test the server of that pg_config (a private copy)
@@ -54,12 +64,12 @@ source "$(dirname "$0")/lib/common.sh"
 what=${1:-all}
 shift || true
 case "$what" in
-    all | local | regress | tap | demo | matrix | meta | package) ;;
-    *) die "unknown mode \"$what\" (all, local, regress, tap, demo, matrix, meta, package)" ;;
+    all | local | regress | tap | demo | fuzz | sanitize | matrix | meta | package) ;;
+    *) die "unknown mode \"$what\" (all, local, regress, tap, demo, fuzz, sanitize, matrix, meta, package)" ;;
 esac
 
 # Results: one line per suite and server, "version platform gcc libcurl
-# suite passed failed" (tab-separated).  A run inside a chroot appends to
+# suite passed failed seconds" (tab-separated).  A run inside a chroot appends to
 # the file its caller names; the outermost run prints the table.
 if [ -z "${RS_RESULTS:-}" ]; then
     RS_RESULTS=$(mktemp /tmp/reset_system-results.XXXXXX)
@@ -72,10 +82,84 @@ mkdir -p "$RS_LOGS"
 chmod 755 "$RS_LOGS"
 started=$SECONDS
 
-# record SUITE PASSED FAILED: one result line for this machine's server.
+# record SUITE PASSED FAILED: one result line for this machine's server,
+# with the seconds since the suite started (suite_t0).
+suite_t0=$SECONDS
 record() {
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$PGVER" "$PLATFORM" "$GCC_VERSION" "$CURL_VERSION" \
-        "$1" "$2" "$3" >>"$RS_RESULTS"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$PGVER" "$PLATFORM" "$GCC_VERSION" "$CURL_VERSION" \
+        "$1" "$2" "$3" "$((SECONDS - suite_t0))" >>"$RS_RESULTS"
+}
+
+# UndefinedBehaviorSanitizer for the sanitize suite: the library links
+# libubsan itself (the server binary is not instrumented); any undefined
+# behaviour aborts the backend after printing "runtime error:" to the
+# server log
+UBSAN_COPT='-fsanitize=undefined -fno-sanitize-recover=all -fno-omit-frame-pointer'
+UBSAN_ENV=UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+# run_fuzz DIR LOG [ENV...]: the fuzz test from the tree in DIR, on a
+# server of its own; records the cases under "fuzz".  Returns non-zero on
+# any finding.
+run_fuzz() {
+    local dir=$1 log=$2 rc=0 counts; shift 2
+    say "fuzz test (PostgreSQL $PGVER${1:+, $*})"
+    run_pg env -C "$dir" "$@" TESTDIR="$dir/test" \
+        TESTDATADIR="$dir/test/tmp_check" TESTLOGDIR="$dir/test/tmp_check/log" \
+        PG_REGRESS="$PGXS_DIR/src/test/regress/pg_regress" \
+        PERL5LIB="$PGXS_DIR/src/test/perl:$dir/test/lib" \
+        FUZZ_CASES="${FUZZ_CASES:-}" FUZZ_SEED="${FUZZ_SEED:-}" \
+        FUZZ_FINDINGS="$dir/test/tmp_check/fuzz-findings.txt" \
+        timeout -k 30 900 prove --timer test/fuzz/fuzz.pl 2>&1 | tee "$log" || rc=$?
+    counts=($(prove_counts "$log"))
+    record fuzz "${counts[2]}" "${counts[3]}"
+    if [ "$rc" != 0 ] || [ "${counts[1]}" != 0 ]; then
+        echo "findings: $dir/test/tmp_check/fuzz-findings.txt; server log under $dir/test/tmp_check/log"
+        return 1
+    fi
+}
+
+# run_sanitize WORK: the extension built with UndefinedBehaviorSanitizer
+# in a scratch copy and installed, pg_regress and the fuzz test against
+# it, then the normal build from WORK installed again.  Records
+# "sanitize" (the regress tests; a "runtime error:" in a server log fails
+# it) and "fuzz".
+run_sanitize() {
+    local work=$1 sdir log rc=0 counts bad failed=0
+    say "sanitize: build with UndefinedBehaviorSanitizer (PostgreSQL $PGVER)"
+    sdir=$(make_workdir sanitize)
+    log=$RS_LOGS/sanitize-$PGVER.log
+    if ! run_pg make -C "$sdir" -s PG_CONFIG="$PG_CONFIG" COPT="$UBSAN_COPT" >"$log" 2>&1 \
+        || ! as_root make -C "$sdir" -s PG_CONFIG="$PG_CONFIG" COPT="$UBSAN_COPT" install >>"$log" 2>&1; then
+        cat "$log"
+        record sanitize 0 1
+        as_root make -C "$work" -s PG_CONFIG="$PG_CONFIG" install >/dev/null
+        return 1
+    fi
+    say "sanitize: regress tests under UndefinedBehaviorSanitizer"
+    run_pg env "$UBSAN_ENV" make -C "$sdir" -s PG_CONFIG="$PG_CONFIG" installcheck ISOLATION= >>"$log" 2>&1 || rc=$?
+    grep -Ev '^(#? *)$' "$log" | grep -Ev '^make' || true
+    counts=$(regress_counts "$log")
+    bad=$(cat "$sdir"/tmp_check/log/*.log 2>/dev/null | grep -c 'runtime error:' || true)
+    if [ "$bad" != 0 ]; then
+        echo "UndefinedBehaviorSanitizer reports in the server log ($sdir/tmp_check/log):"
+        grep -h -A12 'runtime error:' "$sdir"/tmp_check/log/*.log | head -n 60
+        counts="${counts% *} $((${counts#* } + 1))"
+    fi
+    [ "$rc" = 0 ] || [ "${counts#* }" != 0 ] || counts="${counts% *} 1"
+    record sanitize ${counts% *} ${counts#* }
+    if [ "${counts#* }" != 0 ]; then
+        failed=1
+        [ -f "$sdir"/regression.diffs ] && { echo "---- regression.diffs"; cat "$sdir"/regression.diffs; }
+    fi
+    suite_t0=$SECONDS
+    run_fuzz "$sdir" "$RS_LOGS/fuzz-$PGVER.log" "$UBSAN_ENV" || failed=1
+    as_root make -C "$work" -s PG_CONFIG="$PG_CONFIG" install >/dev/null
+    if [ $failed = 0 ]; then
+        [ "${KEEP_WORKDIR:-}" ] || rm -rf "$sdir"
+    else
+        say "the sanitize suite failed (work directory kept: $sdir)"
+    fi
+    return $failed
 }
 
 # regress_counts LOG: "passed failed" from pg_regress's closing line
@@ -117,6 +201,7 @@ run_local() {
     say "PostgreSQL $PGVER on $PLATFORM (gcc $GCC_VERSION, libcurl $CURL_VERSION)"
     WORK=$(make_workdir tests)
     log=$RS_LOGS/build-$PGVER.log
+    suite_t0=$SECONDS
     if ! (build_and_install "$WORK") >"$log" 2>&1; then
         cat "$log"
         record build 0 1
@@ -126,6 +211,7 @@ run_local() {
     record build 1 0
 
     for suite in "$@"; do
+        suite_t0=$SECONDS
         case "$suite" in
         regress | isolation)
             say "$suite tests (PostgreSQL $PGVER)"
@@ -193,6 +279,12 @@ run_local() {
                 record package 0 1
                 failed=1
             fi
+            ;;
+        fuzz)
+            run_fuzz "$WORK" "$RS_LOGS/fuzz-$PGVER.log" || failed=1
+            ;;
+        sanitize)
+            run_sanitize "$WORK" || failed=1
             ;;
         demo)
             say "the demo (PostgreSQL $PGVER)"
@@ -277,17 +369,25 @@ summary() {
     awk -F'\t' '
         { key = $1 "\t" $2 "\t" $3 "\t" $4
           if (!(key in seen)) { seen[key] = 1; order[++n] = key }
-          cell[key, $5] = $6 "/" $7 }
+          cell[key, $5] = $6 "/" $7
+          if ($8 != "") secs[key, $5] = $8 }
         END {
-          ns = split("build,regress,isolation,tap files,tap tests,demo,meta,package", suites, ",")
-          printf "%-4s %-22s %-8s %-8s", "PG", "platform", "gcc", "libcurl"
-          for (i = 1; i <= ns; i++) printf " %10s", suites[i]
-          printf "\n"
-          for (k = 1; k <= n; k++) {
-            split(order[k], f, "\t")
-            printf "%-4s %-22s %-8s %-8s", f[1], f[2], f[3], f[4]
-            for (i = 1; i <= ns; i++) printf " %10s", ((order[k], suites[i]) in cell) ? cell[order[k], suites[i]] : "-"
+          ns = split("build,regress,isolation,tap files,tap tests,demo,fuzz,sanitize,meta,package", suites, ",")
+          for (pass = 1; pass <= 2; pass++) {
+            if (pass == 2) printf "\nseconds per suite\n"
+            printf "%-4s %-22s %-8s %-8s", "PG", "platform", "gcc", "libcurl"
+            for (i = 1; i <= ns; i++) printf " %9s", suites[i]
             printf "\n"
+            for (k = 1; k <= n; k++) {
+              split(order[k], f, "\t")
+              printf "%-4s %-22s %-8s %-8s", f[1], f[2], f[3], f[4]
+              for (i = 1; i <= ns; i++) {
+                if (pass == 1) v = ((order[k], suites[i]) in cell) ? cell[order[k], suites[i]] : "-"
+                else v = ((order[k], suites[i]) in secs) ? secs[order[k], suites[i]] : "-"
+                printf " %9s", v
+              }
+              printf "\n"
+            }
           }
         }' "$RS_RESULTS"
     # "tap files" counts the same tests as "tap tests": left out of the total
@@ -301,9 +401,9 @@ failed=0
 case "$what" in
     all | local)
         if [ "$what" = all ] && [ -z "$named_server" ]; then
-            run_local regress isolation tap demo meta package || failed=1
+            run_local regress isolation tap demo sanitize meta package || failed=1
         else
-            run_local regress isolation tap demo || failed=1
+            run_local regress isolation tap demo sanitize || failed=1
         fi
         if [ "$what" = all ] && [ -z "$named_server" ]; then
             # shellcheck disable=SC2086
@@ -313,6 +413,8 @@ case "$what" in
     regress) run_local regress isolation || failed=1 ;;
     tap) TAP_TESTS=("$@"); run_local tap || failed=1 ;;
     demo) run_local demo || failed=1 ;;
+    fuzz) run_local fuzz || failed=1 ;;
+    sanitize) run_local sanitize || failed=1 ;;
     meta) run_local meta || failed=1 ;;
     package) run_local package || failed=1 ;;
     matrix)
