@@ -23,7 +23,7 @@ PG_CFLAGS   = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializer
 SHLIB_LINK  = $(CURL_LIBS) $(JANSSON_LIBS)
 
 # pg_regress: sql/*.sql against expected/*.out, on a temporary instance.
-REGRESS      = install config_api plan_text plan_json phrase_gate execute_reset rollback_safety fk_blockers modes plan_token refusals privileges environment_guard guards audit_trail storage_config purge_queue storage_check storage_options backup_restore small_tables plan_hierarchy plan_structure_token storage_column_checks plan_layout rebuild_reports rebuild_commands rebuild_roles registration_notices registration_rights operator_read_functions kept_pointers generic_refs migration_tables before_steps hostile_input restore_hostile backup_drop_hostile restore_quoted_names unlock_duration
+REGRESS      = install config_api plan_text plan_json phrase_gate execute_reset rollback_safety fk_blockers modes plan_token refusals privileges environment_guard guards audit_trail storage_config purge_queue storage_check storage_options backup_restore small_tables plan_hierarchy plan_structure_token storage_column_checks plan_layout rebuild_reports rebuild_commands rebuild_roles registration_notices registration_rights operator_read_functions kept_pointers generic_refs migration_tables before_steps hostile_input restore_hostile backup_drop_hostile restore_quoted_names unlock_duration storage_check_locks
 REGRESS_OPTS = --temp-instance=./tmp_check --temp-config=$(srcdir)/test/regress.conf
 
 # Isolation tests: test/isolation/specs/*.spec.

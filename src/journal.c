@@ -198,17 +198,31 @@ rs_journal_attempt(const RsAttempt *a)
 static char *
 read_file(const char *path, char **why)
 {
-	int			fd = OpenTransientFile(path, O_RDONLY | PG_BINARY);
+	/*
+	 * Neither a link nor a named pipe planted under the journal's name is
+	 * followed or waited on: the purge worker reads these files too.
+	 */
+	int			fd = OpenTransientFile(path, O_RDONLY | PG_BINARY | O_NONBLOCK | O_NOFOLLOW);
 	struct stat st;
 	char	   *buf;
 	ssize_t		n;
 
 	*why = NULL;
 	if (fd < 0)
+	{
+		if (errno == ELOOP)
+			*why = pstrdup("The file is a symbolic link");
 		return NULL;
+	}
 	if (fstat(fd, &st) != 0)
 	{
 		CloseTransientFile(fd);
+		return NULL;
+	}
+	if (!S_ISREG(st.st_mode))
+	{
+		CloseTransientFile(fd);
+		*why = pstrdup("It is not a regular file");
 		return NULL;
 	}
 	if (st.st_size > RS_JOURNAL_FILE_MAX)

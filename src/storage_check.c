@@ -40,6 +40,9 @@
 #include "storage_config.h"
 #include "storage_sample.h"
 
+/* how long the check worker waits for a lock before giving up on it */
+#define RS_CHECK_LOCK_TIMEOUT "2s"
+
 PG_FUNCTION_INFO_V1(reset_storage_check);
 
 #define RS_CHECK_ANSWER_SIZE 16384
@@ -131,9 +134,16 @@ record(const char *location, List *checks, TimestampTz at)
 			   " VALUES ($1, $2, $3, $4, $5)",
 			   5, argtypes, values, NULL, false, SPI_OK_INSERT);
 	}
-	rs_spi("DELETE FROM reset_system.storage_checks WHERE id OPERATOR(pg_catalog.<) ("
-		   " SELECT pg_catalog.min(id) FROM (SELECT id FROM reset_system.storage_checks"
-		   "  ORDER BY id DESC LIMIT 100) newest)",
+	/*
+	 * Older answers go, but only those nobody holds: the backend that waits
+	 * for this worker may have changed them in its open transaction, and
+	 * waiting for it here would wait for ever (it waits for us).
+	 */
+	rs_spi("DELETE FROM reset_system.storage_checks WHERE id OPERATOR(pg_catalog.=) ANY (ARRAY("
+		   " SELECT id FROM reset_system.storage_checks WHERE id OPERATOR(pg_catalog.<) ("
+		   "  SELECT pg_catalog.min(id) FROM (SELECT id FROM reset_system.storage_checks"
+		   "   ORDER BY id DESC LIMIT 100) newest)"
+		   " FOR UPDATE SKIP LOCKED))",
 		   0, NULL, NULL, NULL, false, SPI_OK_DELETE);
 }
 
@@ -192,6 +202,13 @@ rs_storage_check_main(Datum arg)
 	sh = (CheckShared *) dsm_segment_address(seg);
 	BackgroundWorkerInitializeConnectionByOid(sh->dboid, InvalidOid, 0);
 	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION);
+	/*
+	 * The backend that started this worker waits for it, so a lock that
+	 * backend holds (an application table it altered in its open
+	 * transaction, say) must never be waited for without end: the sample
+	 * gives up on it and says so.
+	 */
+	SetConfigOption("lock_timeout", RS_CHECK_LOCK_TIMEOUT, PGC_USERSET, PGC_S_SESSION);
 	rs_storage_timeout_ms = Min(rs_storage_timeout_ms, sh->timeout_ms);
 
 	SetCurrentStatementStartTimestamp();

@@ -274,7 +274,11 @@ rs_storage_sample_dirs(int limit)
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
 		sample->dirs = NIL;
-		sample->error = pstrdup(edata->message);
+		if (edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE)
+			sample->error = psprintf("a table with a storage column is locked, by this transaction or another session (%s); plan again once that lock is released",
+									 edata->message);
+		else
+			sample->error = pstrdup(edata->message);
 	}
 	PG_END_TRY();
 	return sample;

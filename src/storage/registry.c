@@ -7,6 +7,10 @@
  */
 #include "postgres.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "lib/stringinfo.h"
 #include "storage/fd.h"
 
@@ -122,9 +126,10 @@ rs_check_new(const char *name, bool ok, char *detail)
 char *
 rs_read_secret_file(const char *path, char **error)
 {
-	FILE	   *f;
+	int			fd;
+	struct stat st;
 	char		buf[8192];
-	size_t		n;
+	ssize_t		n;
 	char	   *start;
 	char	   *end;
 
@@ -134,14 +139,32 @@ rs_read_secret_file(const char *path, char **error)
 		*error = pstrdup("no file is configured");
 		return NULL;
 	}
-	f = AllocateFile(path, "r");
-	if (f == NULL)
+	/*
+	 * Opened without following a link and without waiting on a named pipe,
+	 * then checked on the open file: the purge worker reads secrets too,
+	 * and must never hang on one.
+	 */
+	fd = OpenTransientFile(path, O_RDONLY | PG_BINARY | O_NONBLOCK | O_NOFOLLOW);
+	if (fd < 0)
+	{
+		*error = errno == ELOOP
+			? psprintf("\"%s\" is a symbolic link; name the file itself", path)
+			: psprintf("cannot read \"%s\": %m", path);
+		return NULL;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+	{
+		CloseTransientFile(fd);
+		*error = psprintf("\"%s\" is not a regular file", path);
+		return NULL;
+	}
+	n = read(fd, buf, sizeof(buf) - 1);
+	CloseTransientFile(fd);
+	if (n < 0)
 	{
 		*error = psprintf("cannot read \"%s\": %m", path);
 		return NULL;
 	}
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	FreeFile(f);
 	buf[n] = '\0';
 	start = buf;
 	while (*start && isspace((unsigned char) *start))

@@ -116,6 +116,41 @@ for my $key (sort keys %expect)
 		$expect{$key}, "$key: the error names what was planted");
 }
 ok(!-e "$root/seed/0.bin" && !-e "$root/seed/3.bin", 'nothing was uploaded from them');
+# a credentials file the server reads is never waited on either: a named
+# pipe named as the GCS token file makes the storage check fail, saying so
+my $token_fifo = "$base/token.pipe";
+mkfifo($token_fifo, 0600) or die "mkfifo: $!";
+$node->safe_psql('postgres', qq{
+	LOAD 'reset_system';
+	ALTER SYSTEM SET reset_system.gcs_token_file = '$token_fifo';
+	SELECT pg_reload_conf();
+	SELECT reset_configure_storage('gcs', '{"bucket": "app-uploads", "endpoint": "http://127.0.0.1:9"}');
+});
+my ($rc, $out, $err) = $node->psql('postgres',
+	q{SET statement_timeout = '30s'; SELECT check_name, ok, detail FROM reset_storage_check()});
+is($rc, 0, 'a storage check with a named pipe as the token file answers');
+like($out, qr/token\.pipe" is not a regular file/, 'and says the token file is not a regular file');
+$node->safe_psql('postgres', qq{
+	ALTER SYSTEM RESET reset_system.gcs_token_file;
+	SELECT pg_reload_conf();
+	SELECT reset_configure_storage('file', jsonb_build_object('root', '$root'));
+});
+
+# a named pipe and a link planted in the attempt journal are moved aside,
+# not waited on, when the journal is read
+my $journal = $node->data_dir . '/pg_reset_system/journal';
+mkdir $journal unless -d $journal;
+my $dboid = $node->safe_psql('postgres', q{SELECT oid FROM pg_database WHERE datname = current_database()});
+my $jfifo = "$journal/$dboid-planted-pipe.json";
+my $jlink = "$journal/$dboid-planted-link.json";
+mkfifo($jfifo, 0600) or die "mkfifo: $!";
+symlink($regular, $jlink) or die "symlink: $!";
+($rc, $out, $err) = $node->psql('postgres',
+	q{SET statement_timeout = '30s'; SELECT count(*) >= 0 FROM reset_history()});
+is($rc, 0, 'reset_history() answers with a named pipe and a link in the journal');
+ok(!-e $jfifo && !-l $jlink, 'both are moved aside');
+like($err, qr/not a regular file/, 'the warning says the pipe is not a regular file');
+
 # a fast shutdown stops the worker promptly
 my $t0 = time;
 my $stopped;
