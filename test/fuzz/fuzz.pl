@@ -273,10 +273,11 @@ diag("argument types without hostile values (NULL and ordinary only): "
 diag("relation kinds not covered: $_") for @kinds_skipped;
 
 # tampered tables: each column of the extension's own tables set to odd
-# values, then every function that reads them.  (reset_plan is left out:
-# its storage check, made by a background worker, waits for this
-# transaction's uncommitted change until the statement_timeout.)
+# values, then every function that reads them (the plans too: their
+# storage check runs in a background worker while this transaction holds
+# the changed rows).
 my @readers = (
+	q{SELECT reset_plan()}, q{SELECT reset_plan_json()},
 	q{SELECT * FROM reset_backups()}, "SELECT reset_restore_plan($reset_id)",
 	"SELECT reset_restore($reset_id, 'RESTORE-EVERYTHING')",
 	q{SELECT * FROM reset_history()}, q{SELECT * FROM reset_history_detail()},
