@@ -36,6 +36,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
@@ -261,6 +262,16 @@ referenced_keys(List *sources, char **keys, int n)
 			result = lappend_int(result, DatumGetInt32(rs_spi_datum(i, 0, &isnull)) - 1);
 		}
 		SPI_freetuptable(SPI_tuptable);
+
+		/*
+		 * Each chunk opens another hundred tables, and the relation and
+		 * catalog caches would keep every one of them for the worker's
+		 * life: with thousands of tables that is most of its memory.  The
+		 * next chunk reads its own tables' entries anew, so the caches
+		 * hold one chunk's worth at a time.
+		 */
+		if (list_length(sources) > 1)
+			InvalidateSystemCaches();
 	}
 	return result;
 }
