@@ -49,6 +49,9 @@
 #                   ones (kept in /var/tmp/reset_system-chroots, one per
 #                   suite, rebuilt after 7 days)
 #   KEEP_WORKDIR=1  keep the scratch copy of the tree
+#   TAP_JOBS=3      integration test files run at once (prove -j); each
+#                   has its own clusters, ports and directories, and most
+#                   of their time is spent waiting on servers and workers
 #
 # Run as root or as a user with sudo (the chroot runs need root).  It
 # installs the packages it needs, builds and installs the extension from a
@@ -242,8 +245,15 @@ run_local() {
             if [ ${#TAP_TESTS[@]} -gt 0 ]; then
                 tests=("${TAP_TESTS[@]}")
             else
+                # the slowest first, so that the parallel runs end together
                 tests=()
-                for t in "$WORK"/test/t/*.pl; do tests+=("test/t/${t##*/}"); done
+                for t in "${TAP_SLOW[@]}"; do
+                    [ -f "$WORK/$t" ] && tests+=("$t")
+                done
+                for t in "$WORK"/test/t/*.pl; do
+                    case " ${TAP_SLOW[*]} " in *" test/t/${t##*/} "*) continue ;; esac
+                    tests+=("test/t/${t##*/}")
+                done
             fi
             # 15 reads TESTDIR, 16 and later TESTDATADIR and TESTLOGDIR
             rc=0
@@ -252,7 +262,7 @@ run_local() {
                 TESTDATADIR="$WORK/test/tmp_check" TESTLOGDIR="$WORK/test/tmp_check/log" \
                 PG_REGRESS="$PGXS_DIR/src/test/regress/pg_regress" \
                 PERL5LIB="$PGXS_DIR/src/test/perl:$WORK/test/lib" \
-                timeout -k 30 1800 prove --timer "${tests[@]}" 2>&1 | tee "$log" || rc=$?
+                timeout -k 30 1800 prove --timer -j "${TAP_JOBS:-3}" "${tests[@]}" 2>&1 | tee "$log" || rc=$?
             counts=($(prove_counts "$log"))
             record "tap files" "${counts[0]}" "${counts[1]}"
             record "tap tests" "${counts[2]}" "${counts[3]}"
@@ -352,6 +362,7 @@ run_chroot() {
     # shellcheck disable=SC2086
     chroot_root env PGVER="$ver" RS_RESULTS=/tmp/reset_system-results.tsv \
         RS_LOGS=/tmp/reset_system-logs RS_NO_NPM=1 KEEP_WORKDIR="${KEEP_WORKDIR:-}" \
+        TAP_JOBS="${TAP_JOBS:-}" FUZZ_CASES="${FUZZ_CASES:-}" FUZZ_SEED="${FUZZ_SEED:-}" \
         bash /src/test/run-tests.sh ${MATRIX_RUN:-local} || rc=$?
     cat "$CHROOT_DIR/tmp/reset_system-results.tsv" >>"$RS_RESULTS" 2>/dev/null \
         || printf '%s\t%s\t?\t?\tbuild\t0\t1\n' "$ver" "Debian $suite" >>"$RS_RESULTS"
@@ -397,6 +408,11 @@ summary() {
 }
 
 TAP_TESTS=()
+# integration tests that take longest (tens of seconds: storage servers,
+# timed windows), started first when the files run in parallel
+TAP_SLOW=(test/t/033_storage_azure.pl test/t/031_storage_s3.pl
+    test/t/018_purge_wait_memory.pl test/t/032_storage_gcs.pl
+    test/t/070_pg_cron.pl test/t/030_storage_http.pl)
 failed=0
 case "$what" in
     all | local)
